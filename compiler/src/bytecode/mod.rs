@@ -1,0 +1,1 @@
+//! The versioned bytecode format: encode, decode, verify, disassemble.

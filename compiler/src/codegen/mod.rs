@@ -1,0 +1,1 @@
+//! Compiling checked syntax trees to bytecode.

@@ -1,0 +1,206 @@
+//! Turning pest's errors into Tok diagnostics that name what was expected in
+//! the words of the language.
+
+use super::Rule;
+use crate::diag::{Code, Diagnostic, FileId, Span};
+use pest::error::{Error, ErrorVariant, InputLocation};
+
+/// Converts a pest error in the piece starting at `offset` to a diagnostic.
+pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileId) -> Diagnostic {
+    let at = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((start, _)) => start,
+    };
+    let found = token_at(piece, at);
+    let span = Span::new(offset + at, offset + at + found.len().max(1));
+    let expected = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let found_text = if found.is_empty() {
+        String::from("end of file")
+    } else {
+        format!("`{found}`")
+    };
+    let message = format!("unexpected {found_text}: expected {expected}");
+    let mut diagnostic = Diagnostic::new(Code::SyntaxError, message).primary(file, span, "not expected here");
+    if let Some(help) = help_for(piece, at, found) {
+        diagnostic = diagnostic.help(help);
+    }
+    diagnostic
+}
+
+/// Returns the word, number or symbol at byte `at`.
+fn token_at(piece: &str, at: usize) -> &str {
+    let rest = piece.get(at..).unwrap_or("");
+    let first = rest.chars().next();
+    let len = match first {
+        None => 0,
+        Some(c) if c.is_alphanumeric() || c == '_' => rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '-'))
+            .unwrap_or(rest.len()),
+        Some('"') => rest.get(1..).and_then(|r| r.find(['"', '\n'])).map_or(rest.len(), |i| i + 2),
+        Some(c) => c.len_utf8(),
+    };
+    rest.get(..len).unwrap_or("").trim_end_matches('\n')
+}
+
+fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
+    let before = piece.get(..at).unwrap_or("");
+    if found.is_empty() && before.matches('{').count() > before.matches('}').count() {
+        return Some(String::from("a `{` is never closed; add the missing `}`"));
+    }
+    if found == "=" {
+        return Some(String::from("compare with `==`; to change a variable write `set NAME = VALUE`"));
+    }
+    if found == "}" {
+        return Some(String::from("the block ends before it is complete; check the line above"));
+    }
+    if found.chars().next().is_some_and(|c| c.is_ascii_digit()) && found.len() > 1 && !found.contains(':') {
+        return Some(String::from(
+            "menu keys are single keys: 0-9, * or #; durations need a unit such as 5s or 2m",
+        ));
+    }
+    None
+}
+
+/// Lists the expected rules in plain words, without repeats.
+fn describe_expected(rules: &[Rule]) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for rule in rules {
+        let name = format!("{rule:?}");
+        let word = match name.strip_prefix("kw_") {
+            Some(keyword) => format!("`{keyword}`"),
+            None => describe(*rule).to_string(),
+        };
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    match words.as_slice() {
+        [] => String::from("something else"),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn describe(rule: Rule) -> &'static str {
+    match rule {
+        Rule::EOI => "end of file",
+        Rule::declaration_only | Rule::file => {
+            "a declaration (`flow`, `hours`, `queue`, `on call`, `after call`, `step` or `subflow`)"
+        }
+        Rule::flow_header => "`flow`",
+        Rule::hours_decl => "`hours`",
+        Rule::queue_decl => "`queue`",
+        Rule::call_handler => "`on call`",
+        Rule::after_handler => "`after call`",
+        Rule::step_decl => "`step`",
+        Rule::subflow_decl => "`subflow`",
+        Rule::answers => "`answers`",
+        Rule::ident | Rule::field_name => "a name",
+        Rule::integer => "a whole number",
+        Rule::duration => "a duration such as `5s` or `2m`",
+        Rule::percent => "a percentage such as `80%`",
+        Rule::date => "a date such as `2026-12-24`",
+        Rule::time => "a time such as `08:00`",
+        Rule::boolean => "`true` or `false`",
+        Rule::string | Rule::string_text | Rule::string_escape => "a quoted text",
+        Rule::interpolation => "`{`",
+        Rule::key => "a key (0-9, * or #)",
+        Rule::weekly_rule | Rule::day_set | Rule::day_range | Rule::day => {
+            "a weekday (`mon` .. `sun`), `holiday` or `on DATE`"
+        }
+        Rule::time_ranges | Rule::time_range => "a time range such as `08:00..17:00`",
+        Rule::overnight => "`overnight`",
+        Rule::holiday_rule => "`holiday`",
+        Rule::date_item => "a date",
+        Rule::exception_rule => "`on DATE`",
+        Rule::closed => "`closed`",
+        Rule::strategy => {
+            "a strategy (`ring_all`, `longest_idle`, `least_busy`, `fewest_calls`, `round_robin`, `linear`, `random`)"
+        }
+        Rule::strategy_option
+        | Rule::needs_option
+        | Rule::relax_option
+        | Rule::sticky_option
+        | Rule::priority_option
+        | Rule::target_option
+        | Rule::announce_option
+        | Rule::music_option
+        | Rule::callback_option
+        | Rule::max_wait_option
+        | Rule::max_callers_option
+        | Rule::overflow_option
+        | Rule::wrapup_option => "a queue option",
+        Rule::need_language | Rule::need_skill => "a skill or `language`",
+        Rule::relax_level => "`relax`",
+        Rule::relax_drop => "`drop`",
+        Rule::announce_position_wait | Rule::announce_position | Rule::announce_wait => {
+            "`position`, `wait` or a prompt"
+        }
+        Rule::block => "`{`",
+        Rule::arm_body => "a statement or `{`",
+        Rule::play_stmt
+        | Rule::menu_stmt
+        | Rule::collect_stmt
+        | Rule::lookup_stmt
+        | Rule::let_stmt
+        | Rule::set_stmt
+        | Rule::if_stmt
+        | Rule::match_stmt
+        | Rule::goto_stmt
+        | Rule::run_stmt
+        | Rule::return_stmt
+        | Rule::enqueue_stmt
+        | Rule::transfer_stmt
+        | Rule::voicemail_stmt
+        | Rule::hangup_stmt
+        | Rule::record_stmt
+        | Rule::tag_stmt
+        | Rule::timeline_stmt
+        | Rule::ticket_stmt
+        | Rule::survey_stmt
+        | Rule::webhook_stmt
+        | Rule::notify_stmt => "a statement",
+        Rule::record_mode => "`on`, `off`, `pause` or `resume`",
+        Rule::ticket_link_or_create | Rule::ticket_create | Rule::ticket_link => {
+            "`link`, `create` or `link or create`"
+        }
+        Rule::else_if | Rule::else_block => "`else`",
+        Rule::match_arm | Rule::pattern_else | Rule::pattern_starts | Rule::pattern_exact => {
+            "a pattern (`\"123\"`, `starts with \"4\"` or `else`)"
+        }
+        Rule::key_arm => "a key arm such as `1 => ...`",
+        Rule::prompt_option => "`prompt`",
+        Rule::timeout_option => "`timeout`",
+        Rule::attempts_option => "`attempts`",
+        Rule::length_option => "`length`",
+        Rule::terminator_option => "`terminator`",
+        Rule::interdigit_option => "`interdigit`",
+        Rule::valid_option => "`valid if`",
+        Rule::sensitive_option => "`sensitive`",
+        Rule::failure_arm | Rule::arm_invalid | Rule::arm_no_input | Rule::arm_exhausted | Rule::arm_failed => {
+            "an arm (`invalid`, `no input`, `exhausted` or `failed`)"
+        }
+        Rule::expr
+        | Rule::if_expr
+        | Rule::or_expr
+        | Rule::and_expr
+        | Rule::not_expr
+        | Rule::not_op
+        | Rule::compare
+        | Rule::sum
+        | Rule::product
+        | Rule::unary
+        | Rule::negate
+        | Rule::postfix
+        | Rule::call_expr => "a value",
+        Rule::is_found | Rule::is_missing => "`is found` or `is missing`",
+        Rule::starts_with => "`starts with`",
+        Rule::compare_op => "a comparison",
+        Rule::add_op | Rule::mul_op => "an operator",
+        Rule::field_access => "`.`",
+        _ => "a word",
+    }
+}
