@@ -54,7 +54,10 @@ impl Project {
     /// Creates a project with a config; `config_text` is `(name, text)` of
     /// the config file when there is one.
     pub fn new(config_text: Option<(&str, &str)>, prompts: PromptInventory) -> Self {
-        let mut project = Project { prompts, ..Project::default() };
+        let mut project = Project {
+            prompts,
+            ..Project::default()
+        };
         if let Some((name, text)) = config_text {
             let id = project.sources.add(name, text);
             let (config, mut diagnostics) = crate::config::parse(text, id);

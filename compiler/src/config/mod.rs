@@ -74,7 +74,9 @@ pub struct PromptsConfig {
 
 impl Default for PromptsConfig {
     fn default() -> Self {
-        PromptsConfig { dir: String::from("prompts") }
+        PromptsConfig {
+            dir: String::from("prompts"),
+        }
     }
 }
 

@@ -8,6 +8,9 @@ use crate::diag::{Diagnostic, FileId};
 pub fn parse(text: &str, file: FileId) -> (Config, Vec<Diagnostic>) {
     // TODO: read the YAML; until then every file yields the defaults.
     let _ = text;
-    let config = Config { file: Some(file), ..Config::default() };
+    let config = Config {
+        file: Some(file),
+        ..Config::default()
+    };
     (config, Vec::new())
 }

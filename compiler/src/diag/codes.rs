@@ -104,7 +104,10 @@ codes! {
 impl Code {
     /// Finds a code by its id, case-insensitively.
     pub fn parse(id: &str) -> Option<Code> {
-        all_codes().iter().copied().find(|c| c.info().id.eq_ignore_ascii_case(id.trim()))
+        all_codes()
+            .iter()
+            .copied()
+            .find(|c| c.info().id.eq_ignore_ascii_case(id.trim()))
     }
 }
 

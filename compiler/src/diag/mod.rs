@@ -10,7 +10,7 @@ mod render;
 mod source;
 
 pub use codes::{Code, CodeInfo, all_codes};
-pub use render::{Format, render_human, render_github, render_json, summary_line};
+pub use render::{Format, render_github, render_human, render_json, summary_line};
 pub use source::{FileId, LineCol, SourceFile, SourceMap};
 
 use serde::Serialize;
@@ -34,7 +34,10 @@ impl Span {
 
     /// Returns the smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// Returns the span moved right by `offset` bytes.
@@ -101,13 +104,23 @@ impl Diagnostic {
 
     /// Adds the primary label.
     pub fn primary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { file, span, message: message.into(), primary: true });
+        self.labels.push(Label {
+            file,
+            span,
+            message: message.into(),
+            primary: true,
+        });
         self
     }
 
     /// Adds a secondary label pointing at a related place.
     pub fn secondary(mut self, file: FileId, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label { file, span, message: message.into(), primary: false });
+        self.labels.push(Label {
+            file,
+            span,
+            message: message.into(),
+            primary: false,
+        });
         self
     }
 
@@ -119,7 +132,10 @@ impl Diagnostic {
 
     /// Returns the primary label, or the first label when none is primary.
     pub fn primary_label(&self) -> Option<&Label> {
-        self.labels.iter().find(|l| l.primary).or_else(|| self.labels.first())
+        self.labels
+            .iter()
+            .find(|l| l.primary)
+            .or_else(|| self.labels.first())
     }
 
     /// True when this diagnostic is an error.
@@ -130,7 +146,10 @@ impl Diagnostic {
 
 /// Returns the candidate closest to `name`, if one is close enough to be a
 /// plausible typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = name.to_lowercase();
     candidates
         .into_iter()
@@ -160,7 +179,11 @@ pub fn unknown_name_help<'a>(
         0 => format!("no {kind} is declared; declare `{name}` first"),
         1..=8 => format!(
             "declare `{name}`, or use one of the known {kind}s: {}",
-            known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         n => format!("declare `{name}`, or use one of the {n} known {kind}s"),
     }

@@ -52,7 +52,9 @@ impl miette::Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn std::fmt::Display + 'b>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -115,11 +117,20 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
         labels,
         help,
     };
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     if handler.render_report(&mut out, &report).is_err() {
-        out = format!("{}[{}]: {}\n", severity_word(diagnostic.severity), diagnostic.code, diagnostic.message);
+        out = format!(
+            "{}[{}]: {}\n",
+            severity_word(diagnostic.severity),
+            diagnostic.code,
+            diagnostic.message
+        );
     }
     out
 }
@@ -167,7 +178,9 @@ pub fn render_json(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
 
 /// Escapes a value for a workflow command's message part.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a value for a workflow command's property part.
@@ -181,7 +194,10 @@ pub fn render_github(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let mut properties = vec![format!("title={}", escape_property(&diagnostic.code.to_string()))];
+    let mut properties = vec![format!(
+        "title={}",
+        escape_property(&diagnostic.code.to_string())
+    )];
     if let Some(label) = diagnostic.primary_label()
         && let Some(file) = sources.get(label.file)
     {
@@ -200,7 +216,11 @@ pub fn render_github(diagnostic: &Diagnostic, sources: &SourceMap) -> String {
         message.push_str("\nhelp: ");
         message.push_str(help);
     }
-    format!("::{command} {}::{}", properties.join(","), escape_data(&message))
+    format!(
+        "::{command} {}::{}",
+        properties.join(","),
+        escape_data(&message)
+    )
 }
 
 /// Returns the one-line summary printed after a check, such as
@@ -212,10 +232,16 @@ pub fn summary_line(files: usize, errors: usize, warnings: usize) -> String {
     }
     let mut parts = Vec::new();
     if errors > 0 {
-        parts.push(format!("{errors} error{}", if errors == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{errors} error{}",
+            if errors == 1 { "" } else { "s" }
+        ));
     }
     if warnings > 0 {
-        parts.push(format!("{warnings} warning{}", if warnings == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{warnings} warning{}",
+            if warnings == 1 { "" } else { "s" }
+        ));
     }
     format!("checked {files} {files_word}: {}", parts.join(", "))
 }

@@ -21,7 +21,9 @@ fn is_content(pair: &Pair<'_, Rule>) -> bool {
 }
 
 fn inner<'a>(pair: &Pair<'a, Rule>) -> Inner<'a> {
-    pair.clone().into_inner().filter(is_content as fn(&Pair<'a, Rule>) -> bool)
+    pair.clone()
+        .into_inner()
+        .filter(is_content as fn(&Pair<'a, Rule>) -> bool)
 }
 
 /// Builds declarations of one file; `offset` is where the current piece
@@ -35,14 +37,18 @@ pub struct Builder {
 
 fn internal(pair: &Pair<'_, Rule>, what: &str) -> Error<Rule> {
     Error::new_from_span(
-        pest::error::ErrorVariant::CustomError { message: format!("{what} (found {:?})", pair.as_rule()) },
+        pest::error::ErrorVariant::CustomError {
+            message: format!("{what} (found {:?})", pair.as_rule()),
+        },
         pair.as_span(),
     )
 }
 
 fn missing(pair: &Pair<'_, Rule>, what: &str) -> Error<Rule> {
     Error::new_from_span(
-        pest::error::ErrorVariant::CustomError { message: what.to_string() },
+        pest::error::ErrorVariant::CustomError {
+            message: what.to_string(),
+        },
         pair.as_span(),
     )
 }
@@ -55,7 +61,11 @@ fn next<'a>(pairs: &mut Inner<'a>, parent: &Pair<'a, Rule>, what: &str) -> Resul
 impl Builder {
     /// Creates a builder for the piece starting at `offset`.
     pub fn new(file: FileId, offset: usize) -> Self {
-        Builder { file, offset, diagnostics: Vec::new() }
+        Builder {
+            file,
+            offset,
+            diagnostics: Vec::new(),
+        }
     }
 
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
@@ -64,7 +74,10 @@ impl Builder {
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
-        Ident { name: pair.as_str().to_string(), span: self.span(pair) }
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(pair),
+        }
     }
 
     /// Parses one declaration piece.
@@ -72,7 +85,9 @@ impl Builder {
         let mut pairs = FlowParser::parse(Rule::declaration_only, piece)?;
         let top = pairs.next().ok_or_else(|| {
             Error::new_from_pos(
-                pest::error::ErrorVariant::CustomError { message: String::from("a declaration") },
+                pest::error::ErrorVariant::CustomError {
+                    message: String::from("a declaration"),
+                },
                 pest::Position::from_start(piece),
             )
         })?;
@@ -85,24 +100,36 @@ impl Builder {
             Rule::flow_header => {
                 let name = self.ident(&next(&mut parts, &decl, "a flow name")?);
                 let answers = match parts.next() {
-                    Some(list) => inner(&list).map(|p| self.string_lit(&p)).collect::<Result<_>>()?,
+                    Some(list) => inner(&list)
+                        .map(|p| self.string_lit(&p))
+                        .collect::<Result<_>>()?,
                     None => Vec::new(),
                 };
-                Decl::Flow(FlowHeader { name, answers, span })
+                Decl::Flow(FlowHeader {
+                    name,
+                    answers,
+                    span,
+                })
             }
             Rule::hours_decl => Decl::Hours(self.hours(&decl, span)?),
             Rule::queue_decl => Decl::Queue(self.queue(&decl, span)?),
-            Rule::call_handler => {
-                Decl::OnCall(Handler { body: self.block(&next(&mut parts, &decl, "a block")?)?, span })
-            }
-            Rule::after_handler => {
-                Decl::AfterCall(Handler { body: self.block(&next(&mut parts, &decl, "a block")?)?, span })
-            }
+            Rule::call_handler => Decl::OnCall(Handler {
+                body: self.block(&next(&mut parts, &decl, "a block")?)?,
+                span,
+            }),
+            Rule::after_handler => Decl::AfterCall(Handler {
+                body: self.block(&next(&mut parts, &decl, "a block")?)?,
+                span,
+            }),
             Rule::step_decl | Rule::subflow_decl => {
                 let name = self.ident(&next(&mut parts, &decl, "a name")?);
                 let body = self.block(&next(&mut parts, &decl, "a block")?)?;
                 let named = Named { name, body, span };
-                if rule == Rule::step_decl { Decl::Step(named) } else { Decl::Subflow(named) }
+                if rule == Rule::step_decl {
+                    Decl::Step(named)
+                } else {
+                    Decl::Subflow(named)
+                }
             }
             _ => return Err(internal(&decl, "a declaration")),
         })
@@ -120,7 +147,11 @@ impl Builder {
                 Rule::interpolation => {
                     self.diagnostics.push(
                         Diagnostic::new(Code::InvalidLiteral, "a name here cannot contain `{...}`")
-                            .primary(self.file, self.span(&part), "interpolation not allowed here")
+                            .primary(
+                                self.file,
+                                self.span(&part),
+                                "interpolation not allowed here",
+                            )
                             .help("write the name literally; escape a brace as `\\{`"),
                     );
                 }
@@ -134,20 +165,30 @@ impl Builder {
         match pair.as_str().parse::<u32>() {
             Ok(value) => value,
             Err(_) => {
-                self.invalid_literal(pair, "number too large", "use a whole number below 4294967296");
+                self.invalid_literal(
+                    pair,
+                    "number too large",
+                    "use a whole number below 4294967296",
+                );
                 0
             }
         }
     }
 
     fn int_lit(&mut self, pair: &Pair<'_, Rule>) -> IntLit {
-        IntLit { value: self.integer(pair), span: self.span(pair) }
+        IntLit {
+            value: self.integer(pair),
+            span: self.span(pair),
+        }
     }
 
     fn invalid_literal(&mut self, pair: &Pair<'_, Rule>, message: &str, help: &str) {
-        let diagnostic = Diagnostic::new(Code::InvalidLiteral, format!("{message}: `{}`", pair.as_str()))
-            .primary(self.file, self.span(pair), message.to_string())
-            .help(help.to_string());
+        let diagnostic = Diagnostic::new(
+            Code::InvalidLiteral,
+            format!("{message}: `{}`", pair.as_str()),
+        )
+        .primary(self.file, self.span(pair), message.to_string())
+        .help(help.to_string());
         self.diagnostics.push(diagnostic);
     }
 
@@ -156,7 +197,11 @@ impl Builder {
         match parse_duration(pair.as_str()) {
             Some(millis) => DurationLit { millis, span },
             None => {
-                self.invalid_literal(pair, "duration too long", "durations must stay below 24 days");
+                self.invalid_literal(
+                    pair,
+                    "duration too long",
+                    "durations must stay below 24 days",
+                );
                 DurationLit { millis: 0, span }
             }
         }
@@ -164,7 +209,9 @@ impl Builder {
 
     fn date(&self, pair: &Pair<'_, Rule>) -> DateLit {
         let text = pair.as_str();
-        let field = |range: std::ops::Range<usize>| text.get(range).and_then(|t| t.parse().ok()).unwrap_or(0);
+        let field = |range: std::ops::Range<usize>| {
+            text.get(range).and_then(|t| t.parse().ok()).unwrap_or(0)
+        };
         DateLit {
             year: field(0..4) as i16,
             month: field(5..7) as u8,
@@ -175,12 +222,21 @@ impl Builder {
 
     fn time(&self, pair: &Pair<'_, Rule>) -> TimeLit {
         let text = pair.as_str();
-        let field = |range: std::ops::Range<usize>| text.get(range).and_then(|t| t.parse().ok()).unwrap_or(0);
-        TimeLit { hour: field(0..2), minute: field(3..5), span: self.span(pair) }
+        let field = |range: std::ops::Range<usize>| {
+            text.get(range).and_then(|t| t.parse().ok()).unwrap_or(0)
+        };
+        TimeLit {
+            hour: field(0..2),
+            minute: field(3..5),
+            span: self.span(pair),
+        }
     }
 
     fn key(&self, pair: &Pair<'_, Rule>) -> KeyLit {
-        KeyLit { key: pair.as_str().chars().next().unwrap_or('0'), span: self.span(pair) }
+        KeyLit {
+            key: pair.as_str().chars().next().unwrap_or('0'),
+            span: self.span(pair),
+        }
     }
 
     // ------------------------------------------------------------ schedules
@@ -196,9 +252,15 @@ impl Builder {
             rules.push(match rule.as_rule() {
                 Rule::weekly_rule => {
                     let days_pair = next(&mut items, &rule, "weekdays")?;
-                    let days = inner(&days_pair).map(|d| self.day_range(&d)).collect::<Result<_>>()?;
+                    let days = inner(&days_pair)
+                        .map(|d| self.day_range(&d))
+                        .collect::<Result<_>>()?;
                     let ranges = self.time_ranges(&next(&mut items, &rule, "time ranges")?)?;
-                    HoursRule::Weekly { days, ranges, span: rule_span }
+                    HoursRule::Weekly {
+                        days,
+                        ranges,
+                        span: rule_span,
+                    }
                 }
                 Rule::holiday_rule => {
                     let dates = items
@@ -207,11 +269,18 @@ impl Builder {
                             let mut dates = inner(&item);
                             let first = dates.next().map(|d| self.date(&d));
                             let last = dates.next().map(|d| self.date(&d));
-                            first.map(|first| DateItem { first, last, span: item_span })
+                            first.map(|first| DateItem {
+                                first,
+                                last,
+                                span: item_span,
+                            })
                         })
                         .collect::<Option<Vec<_>>>()
                         .ok_or_else(|| missing(&rule, "a date"))?;
-                    HoursRule::Holiday { dates, span: rule_span }
+                    HoursRule::Holiday {
+                        dates,
+                        span: rule_span,
+                    }
                 }
                 Rule::exception_rule => {
                     let date = self.date(&next(&mut items, &rule, "a date")?);
@@ -220,12 +289,21 @@ impl Builder {
                         Rule::closed => Vec::new(),
                         _ => self.time_ranges(&what)?,
                     };
-                    HoursRule::Exception { date, ranges, span: rule_span }
+                    HoursRule::Exception {
+                        date,
+                        ranges,
+                        span: rule_span,
+                    }
                 }
                 _ => return Err(internal(&rule, "a schedule rule")),
             });
         }
-        Ok(Hours { name, zone, rules, span })
+        Ok(Hours {
+            name,
+            zone,
+            rules,
+            span,
+        })
     }
 
     fn day_range(&self, pair: &Pair<'_, Rule>) -> Result<DayRange> {
@@ -235,7 +313,11 @@ impl Builder {
             Some(d) => weekday(&d)?,
             None => first,
         };
-        Ok(DayRange { first, last, span: self.span(pair) })
+        Ok(DayRange {
+            first,
+            last,
+            span: self.span(pair),
+        })
     }
 
     fn time_ranges(&self, pair: &Pair<'_, Rule>) -> Result<Vec<TimeRange>> {
@@ -245,7 +327,12 @@ impl Builder {
                 let start = self.time(&next(&mut parts, &range, "a start time")?);
                 let end = self.time(&next(&mut parts, &range, "an end time")?);
                 let overnight = parts.next().is_some();
-                Ok(TimeRange { start, end, overnight, span: self.span(&range) })
+                Ok(TimeRange {
+                    start,
+                    end,
+                    overnight,
+                    span: self.span(&range),
+                })
             })
             .collect()
     }
@@ -255,15 +342,24 @@ impl Builder {
     fn queue(&mut self, decl: &Pair<'_, Rule>, span: Span) -> Result<Queue> {
         let mut parts = inner(&decl);
         let name = self.ident(&next(&mut parts, decl, "a queue name")?);
-        let options = parts.map(|option| self.queue_option(&option)).collect::<Result<_>>()?;
-        Ok(Queue { name, options, span })
+        let options = parts
+            .map(|option| self.queue_option(&option))
+            .collect::<Result<_>>()?;
+        Ok(Queue {
+            name,
+            options,
+            span,
+        })
     }
 
     fn skill(&mut self, pair: &Pair<'_, Rule>) -> Result<Ident> {
         Ok(match pair.as_rule() {
             Rule::string => {
                 let lit = self.string_lit(pair)?;
-                Ident { name: lit.value, span: lit.span }
+                Ident {
+                    name: lit.value,
+                    span: lit.span,
+                }
             }
             _ => self.ident(pair),
         })
@@ -286,7 +382,11 @@ impl Builder {
                             let mut items = inner(&need);
                             let skill = self.skill(&next(&mut items, &need, "a skill")?)?;
                             let level = items.next().map_or(1, |l| self.integer(&l));
-                            Need::Skill { skill, level, span: self.span(&need) }
+                            Need::Skill {
+                                skill,
+                                level,
+                                span: self.span(&need),
+                            }
                         }
                     });
                 }
@@ -300,18 +400,36 @@ impl Builder {
                 match change.as_rule() {
                     Rule::relax_level => {
                         let level = self.integer(&next(&mut items, &change, "a level")?);
-                        QueueOption::Relax { after, skill, level, span }
+                        QueueOption::Relax {
+                            after,
+                            skill,
+                            level,
+                            span,
+                        }
                     }
                     _ => QueueOption::Drop { after, skill, span },
                 }
             }
-            Rule::sticky_option => QueueOption::Sticky(self.duration(&next(&mut parts, option, "a duration")?), span),
-            Rule::priority_option => QueueOption::Priority(self.expr(&next(&mut parts, option, "a value")?)?, span),
+            Rule::sticky_option => QueueOption::Sticky(
+                self.duration(&next(&mut parts, option, "a duration")?),
+                span,
+            ),
+            Rule::priority_option => {
+                QueueOption::Priority(self.expr(&next(&mut parts, option, "a value")?)?, span)
+            }
             Rule::target_option => {
                 let percent_pair = next(&mut parts, option, "a percentage")?;
-                let percent = percent_pair.as_str().trim_end_matches('%').parse().unwrap_or(0.0);
+                let percent = percent_pair
+                    .as_str()
+                    .trim_end_matches('%')
+                    .parse()
+                    .unwrap_or(0.0);
                 let within = self.duration(&next(&mut parts, option, "a duration")?);
-                QueueOption::Target { percent, within, span }
+                QueueOption::Target {
+                    percent,
+                    within,
+                    span,
+                }
             }
             Rule::announce_option => {
                 let what_pair = next(&mut parts, option, "what to announce")?;
@@ -324,13 +442,19 @@ impl Builder {
                 let every = parts.next().map(|d| self.duration(&d));
                 QueueOption::Announce { what, every, span }
             }
-            Rule::music_option => QueueOption::Music(self.string_lit(&next(&mut parts, option, "a prompt")?)?, span),
+            Rule::music_option => QueueOption::Music(
+                self.string_lit(&next(&mut parts, option, "a prompt")?)?,
+                span,
+            ),
             Rule::callback_option => {
                 let after = self.duration(&next(&mut parts, option, "a duration")?);
                 let key = parts.next().map(|k| self.key(&k));
                 QueueOption::Callback { after, key, span }
             }
-            Rule::max_wait_option => QueueOption::MaxWait(self.duration(&next(&mut parts, option, "a duration")?), span),
+            Rule::max_wait_option => QueueOption::MaxWait(
+                self.duration(&next(&mut parts, option, "a duration")?),
+                span,
+            ),
             Rule::max_callers_option => {
                 QueueOption::MaxCallers(self.integer(&next(&mut parts, option, "a number")?), span)
             }
@@ -338,7 +462,10 @@ impl Builder {
                 let ending = next(&mut parts, option, "an ending")?;
                 QueueOption::Overflow(Box::new(self.statement(&ending)?), span)
             }
-            Rule::wrapup_option => QueueOption::Wrapup(self.duration(&next(&mut parts, option, "a duration")?), span),
+            Rule::wrapup_option => QueueOption::Wrapup(
+                self.duration(&next(&mut parts, option, "a duration")?),
+                span,
+            ),
             _ => return Err(internal(option, "a queue option")),
         })
     }
@@ -346,18 +473,30 @@ impl Builder {
     // ------------------------------------------------------------ statements
 
     fn block(&mut self, pair: &Pair<'_, Rule>) -> Result<Block> {
-        let stmts = inner(&pair).map(|s| self.statement(&s)).collect::<Result<_>>()?;
-        Ok(Block { stmts, span: self.span(pair), braced: true })
+        let stmts = inner(&pair)
+            .map(|s| self.statement(&s))
+            .collect::<Result<_>>()?;
+        Ok(Block {
+            stmts,
+            span: self.span(pair),
+            braced: true,
+        })
     }
 
     /// An `arm_body`: a braced block or one statement.
     fn arm_body(&mut self, pair: &Pair<'_, Rule>) -> Result<Block> {
-        let first = inner(&pair).next().ok_or_else(|| missing(pair, "a statement"))?;
+        let first = inner(&pair)
+            .next()
+            .ok_or_else(|| missing(pair, "a statement"))?;
         if first.as_rule() == Rule::block {
             return self.block(&first);
         }
         let stmt = self.statement(&first)?;
-        Ok(Block { span: stmt.span, stmts: vec![stmt], braced: false })
+        Ok(Block {
+            span: stmt.span,
+            stmts: vec![stmt],
+            braced: false,
+        })
     }
 
     fn strings(&mut self, pairs: Inner<'_>) -> Result<Vec<StringLit>> {
@@ -375,12 +514,18 @@ impl Builder {
             Rule::let_stmt | Rule::set_stmt => {
                 let name = self.ident(&next(&mut parts, pair, "a name")?);
                 let value = self.expr(&next(&mut parts, pair, "a value")?)?;
-                if pair.as_rule() == Rule::let_stmt { StmtKind::Let(name, value) } else { StmtKind::Set(name, value) }
+                if pair.as_rule() == Rule::let_stmt {
+                    StmtKind::Let(name, value)
+                } else {
+                    StmtKind::Set(name, value)
+                }
             }
             Rule::if_stmt => self.if_stmt(pair, parts)?,
             Rule::match_stmt => {
                 let subject = self.expr(&next(&mut parts, pair, "a value")?)?;
-                let arms = parts.map(|arm| self.match_arm(&arm)).collect::<Result<_>>()?;
+                let arms = parts
+                    .map(|arm| self.match_arm(&arm))
+                    .collect::<Result<_>>()?;
                 StmtKind::Match(subject, arms)
             }
             Rule::goto_stmt => StmtKind::Goto(self.ident(&next(&mut parts, pair, "a step")?)),
@@ -391,8 +536,12 @@ impl Builder {
                 let otherwise = parts.next().map(|b| self.arm_body(&b)).transpose()?;
                 StmtKind::Enqueue(queue, otherwise)
             }
-            Rule::transfer_stmt => StmtKind::Transfer(self.expr(&next(&mut parts, pair, "a destination")?)?),
-            Rule::voicemail_stmt => StmtKind::Voicemail(self.string_lit(&next(&mut parts, pair, "a mailbox")?)?),
+            Rule::transfer_stmt => {
+                StmtKind::Transfer(self.expr(&next(&mut parts, pair, "a destination")?)?)
+            }
+            Rule::voicemail_stmt => {
+                StmtKind::Voicemail(self.string_lit(&next(&mut parts, pair, "a mailbox")?)?)
+            }
             Rule::hangup_stmt => StmtKind::Hangup,
             Rule::record_stmt => {
                 let mode = next(&mut parts, pair, "a recording mode")?;
@@ -404,7 +553,9 @@ impl Builder {
                 })
             }
             Rule::tag_stmt => StmtKind::Tag(parts.map(|e| self.expr(&e)).collect::<Result<_>>()?),
-            Rule::timeline_stmt => StmtKind::Timeline(self.expr(&next(&mut parts, pair, "a text")?)?),
+            Rule::timeline_stmt => {
+                StmtKind::Timeline(self.expr(&next(&mut parts, pair, "a text")?)?)
+            }
             Rule::ticket_stmt => {
                 let mode_pair = next(&mut parts, pair, "a ticket mode")?;
                 let mode = match mode_pair.as_rule() {
@@ -446,7 +597,10 @@ impl Builder {
                 _ => otherwise = Some(self.block(&next(&mut items, &part, "a block")?)?),
             }
         }
-        Ok(StmtKind::If { branches, otherwise })
+        Ok(StmtKind::If {
+            branches,
+            otherwise,
+        })
     }
 
     fn match_arm(&mut self, arm: &Pair<'_, Rule>) -> Result<MatchArm> {
@@ -461,7 +615,11 @@ impl Builder {
             _ => Pattern::Exact(self.strings(inner(&pattern_pair))?),
         };
         let body = self.arm_body(&next(&mut parts, arm, "a statement")?)?;
-        Ok(MatchArm { pattern, body, span: self.span(arm) })
+        Ok(MatchArm {
+            pattern,
+            body,
+            span: self.span(arm),
+        })
     }
 
     fn failure_arm(&mut self, arm: &Pair<'_, Rule>) -> Result<FailureArm> {
@@ -473,7 +631,11 @@ impl Builder {
             _ => FailureKind::Failed,
         };
         let body = self.arm_body(&next(&mut parts, arm, "a statement")?)?;
-        Ok(FailureArm { kind, body, span: self.span(arm) })
+        Ok(FailureArm {
+            kind,
+            body,
+            span: self.span(arm),
+        })
     }
 
     fn menu(&mut self, parts: Inner<'_>) -> Result<Menu> {
@@ -492,8 +654,12 @@ impl Builder {
                     menu.prompt_span = Some(self.span(&item));
                     menu.prompts = self.strings(items)?;
                 }
-                Rule::timeout_option => menu.timeout = Some(self.duration(&next(&mut items, &item, "a duration")?)),
-                Rule::attempts_option => menu.attempts = Some(self.int_lit(&next(&mut items, &item, "a number")?)),
+                Rule::timeout_option => {
+                    menu.timeout = Some(self.duration(&next(&mut items, &item, "a duration")?))
+                }
+                Rule::attempts_option => {
+                    menu.attempts = Some(self.int_lit(&next(&mut items, &item, "a number")?))
+                }
                 Rule::key_arm => {
                     let key = self.key(&next(&mut items, &item, "a key")?);
                     let body = self.arm_body(&next(&mut items, &item, "a statement")?)?;
@@ -524,18 +690,27 @@ impl Builder {
             let mut items = inner(&item);
             match item.as_rule() {
                 Rule::prompt_option => collect.prompts = self.strings(items)?,
-                Rule::timeout_option => collect.timeout = Some(self.duration(&next(&mut items, &item, "a duration")?)),
-                Rule::attempts_option => collect.attempts = Some(self.int_lit(&next(&mut items, &item, "a number")?)),
+                Rule::timeout_option => {
+                    collect.timeout = Some(self.duration(&next(&mut items, &item, "a duration")?))
+                }
+                Rule::attempts_option => {
+                    collect.attempts = Some(self.int_lit(&next(&mut items, &item, "a number")?))
+                }
                 Rule::length_option => {
                     let min = self.int_lit(&next(&mut items, &item, "a length")?);
                     let max = items.next().map_or(min, |p| self.int_lit(&p));
                     collect.length = Some((min, max));
                 }
-                Rule::terminator_option => collect.terminator = Some(self.key(&next(&mut items, &item, "a key")?)),
-                Rule::interdigit_option => {
-                    collect.interdigit = Some(self.duration(&next(&mut items, &item, "a duration")?));
+                Rule::terminator_option => {
+                    collect.terminator = Some(self.key(&next(&mut items, &item, "a key")?))
                 }
-                Rule::valid_option => collect.valid = Some(self.expr(&next(&mut items, &item, "a condition")?)?),
+                Rule::interdigit_option => {
+                    collect.interdigit =
+                        Some(self.duration(&next(&mut items, &item, "a duration")?));
+                }
+                Rule::valid_option => {
+                    collect.valid = Some(self.expr(&next(&mut items, &item, "a condition")?)?)
+                }
                 Rule::sensitive_option => collect.sensitive = true,
                 Rule::failure_arm => collect.failures.push(self.failure_arm(&item)?),
                 _ => return Err(internal(&item, "a collect option")),
@@ -548,11 +723,19 @@ impl Builder {
         let var = self.ident(&next(&mut parts, pair, "a variable name")?);
         let source = self.ident(&next(&mut parts, pair, "a source")?);
         let key = self.expr(&next(&mut parts, pair, "a key")?)?;
-        let mut lookup = Lookup { var, source, key, timeout: None, failures: Vec::new() };
+        let mut lookup = Lookup {
+            var,
+            source,
+            key,
+            timeout: None,
+            failures: Vec::new(),
+        };
         for item in parts {
             let mut items = inner(&item);
             match item.as_rule() {
-                Rule::timeout_option => lookup.timeout = Some(self.duration(&next(&mut items, &item, "a duration")?)),
+                Rule::timeout_option => {
+                    lookup.timeout = Some(self.duration(&next(&mut items, &item, "a duration")?))
+                }
                 Rule::failure_arm => lookup.failures.push(self.failure_arm(&item)?),
                 _ => return Err(internal(&item, "a lookup option")),
             }
@@ -571,10 +754,17 @@ impl Builder {
                 let condition = self.expr(&next(&mut parts, pair, "a condition")?)?;
                 let then = self.expr(&next(&mut parts, pair, "a value")?)?;
                 let otherwise = self.expr(&next(&mut parts, pair, "a value")?)?;
-                Ok(Expr { kind: ExprKind::If(Box::new(condition), Box::new(then), Box::new(otherwise)), span })
+                Ok(Expr {
+                    kind: ExprKind::If(Box::new(condition), Box::new(then), Box::new(otherwise)),
+                    span,
+                })
             }
             Rule::or_expr | Rule::and_expr => {
-                let op = if pair.as_rule() == Rule::or_expr { BinOp::Or } else { BinOp::And };
+                let op = if pair.as_rule() == Rule::or_expr {
+                    BinOp::Or
+                } else {
+                    BinOp::And
+                };
                 let mut left = self.expr(&next(&mut parts, pair, "a value")?)?;
                 for right in parts {
                     let right = self.expr(&right)?;
@@ -596,14 +786,23 @@ impl Builder {
                 let mut value = self.expr(last)?;
                 for op in ops.iter().rev() {
                     let wrapped = Box::new(value);
-                    let kind = if op.as_rule() == Rule::not_op { ExprKind::Not(wrapped) } else { ExprKind::Neg(wrapped) };
-                    value = Expr { kind, span: self.span(op).to(span) };
+                    let kind = if op.as_rule() == Rule::not_op {
+                        ExprKind::Not(wrapped)
+                    } else {
+                        ExprKind::Neg(wrapped)
+                    };
+                    value = Expr {
+                        kind,
+                        span: self.span(op).to(span),
+                    };
                 }
                 Ok(value)
             }
             Rule::compare => {
                 let left = self.expr(&next(&mut parts, pair, "a value")?)?;
-                let Some(tail) = parts.next() else { return Ok(left) };
+                let Some(tail) = parts.next() else {
+                    return Ok(left);
+                };
                 let boxed = Box::new(left);
                 let kind = match tail.as_rule() {
                     Rule::is_found => ExprKind::IsFound(boxed),
@@ -625,16 +824,25 @@ impl Builder {
                     let field = next(&mut inner(&access), &access, "a field")?;
                     let field = self.ident(&field);
                     let span = value.span.to(field.span);
-                    value = Expr { kind: ExprKind::Field(Box::new(value), field), span };
+                    value = Expr {
+                        kind: ExprKind::Field(Box::new(value), field),
+                        span,
+                    };
                 }
                 Ok(value)
             }
             Rule::call_expr => {
                 let name = self.ident(&next(&mut parts, pair, "a function")?);
                 let args = parts.map(|a| self.expr(&a)).collect::<Result<_>>()?;
-                Ok(Expr { kind: ExprKind::Call(name, args), span })
+                Ok(Expr {
+                    kind: ExprKind::Call(name, args),
+                    span,
+                })
             }
-            Rule::ident => Ok(Expr { kind: ExprKind::Name(self.ident(pair)), span }),
+            Rule::ident => Ok(Expr {
+                kind: ExprKind::Name(self.ident(pair)),
+                span,
+            }),
             _ => self.literal(pair),
         }
     }
@@ -650,7 +858,9 @@ impl Builder {
                     ExprKind::Int(0)
                 }
             },
-            Rule::percent => ExprKind::Percent(pair.as_str().trim_end_matches('%').parse().unwrap_or(0.0)),
+            Rule::percent => {
+                ExprKind::Percent(pair.as_str().trim_end_matches('%').parse().unwrap_or(0.0))
+            }
             Rule::duration => ExprKind::Duration(self.duration(pair).millis),
             Rule::date => ExprKind::Date(self.date(pair)),
             Rule::time => ExprKind::Time(self.time(pair)),
@@ -659,7 +869,9 @@ impl Builder {
                 for part in inner(&pair) {
                     match part.as_rule() {
                         Rule::string_text => push_text(&mut parts, part.as_str()),
-                        Rule::string_escape => push_text(&mut parts, &unescape(part.as_str()).to_string()),
+                        Rule::string_escape => {
+                            push_text(&mut parts, &unescape(part.as_str()).to_string())
+                        }
                         _ => {
                             let value = next(&mut inner(&part), &part, "a value")?;
                             parts.push(TextPart::Expr(self.expr(&value)?));
@@ -684,7 +896,10 @@ fn push_text(parts: &mut Vec<TextPart>, text: &str) {
 
 fn binary(op: BinOp, left: Expr, right: Expr) -> Expr {
     let span = left.span.to(right.span);
-    Expr { kind: ExprKind::Binary(op, Box::new(left), Box::new(right)), span }
+    Expr {
+        kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
+        span,
+    }
 }
 
 fn bin_op(text: &str) -> BinOp {

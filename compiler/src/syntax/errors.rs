@@ -23,7 +23,8 @@ pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileI
         format!("`{found}`")
     };
     let message = format!("unexpected {found_text}: expected {expected}");
-    let mut diagnostic = Diagnostic::new(Code::SyntaxError, message).primary(file, span, "not expected here");
+    let mut diagnostic =
+        Diagnostic::new(Code::SyntaxError, message).primary(file, span, "not expected here");
     if let Some(help) = help_for(piece, at, found) {
         diagnostic = diagnostic.help(help);
     }
@@ -39,7 +40,10 @@ fn token_at(piece: &str, at: usize) -> &str {
         Some(c) if c.is_alphanumeric() || c == '_' => rest
             .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '-'))
             .unwrap_or(rest.len()),
-        Some('"') => rest.get(1..).and_then(|r| r.find(['"', '\n'])).map_or(rest.len(), |i| i + 2),
+        Some('"') => rest
+            .get(1..)
+            .and_then(|r| r.find(['"', '\n']))
+            .map_or(rest.len(), |i| i + 2),
         Some(c) => c.len_utf8(),
     };
     rest.get(..len).unwrap_or("").trim_end_matches('\n')
@@ -51,12 +55,19 @@ fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
         return Some(String::from("a `{` is never closed; add the missing `}`"));
     }
     if found == "=" {
-        return Some(String::from("compare with `==`; to change a variable write `set NAME = VALUE`"));
+        return Some(String::from(
+            "compare with `==`; to change a variable write `set NAME = VALUE`",
+        ));
     }
     if found == "}" {
-        return Some(String::from("the block ends before it is complete; check the line above"));
+        return Some(String::from(
+            "the block ends before it is complete; check the line above",
+        ));
     }
-    if found.chars().next().is_some_and(|c| c.is_ascii_digit()) && found.len() > 1 && !found.contains(':') {
+    if found.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && found.len() > 1
+        && !found.contains(':')
+    {
         return Some(String::from(
             "menu keys are single keys: 0-9, * or #; durations need a unit such as 5s or 2m",
         ));
@@ -180,9 +191,11 @@ fn describe(rule: Rule) -> &'static str {
         Rule::interdigit_option => "`interdigit`",
         Rule::valid_option => "`valid if`",
         Rule::sensitive_option => "`sensitive`",
-        Rule::failure_arm | Rule::arm_invalid | Rule::arm_no_input | Rule::arm_exhausted | Rule::arm_failed => {
-            "an arm (`invalid`, `no input`, `exhausted` or `failed`)"
-        }
+        Rule::failure_arm
+        | Rule::arm_invalid
+        | Rule::arm_no_input
+        | Rule::arm_exhausted
+        | Rule::arm_failed => "an arm (`invalid`, `no input`, `exhausted` or `failed`)",
         Rule::expr
         | Rule::if_expr
         | Rule::or_expr

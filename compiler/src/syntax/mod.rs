@@ -38,7 +38,9 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
     let mut tree = ast::File::default();
     let mut diagnostics = Vec::new();
     for range in split_declarations(text) {
-        let Some(piece) = text.get(range.clone()) else { continue };
+        let Some(piece) = text.get(range.clone()) else {
+            continue;
+        };
         if is_blank(piece) {
             continue;
         }

@@ -25,8 +25,10 @@ pub fn split_declarations(text: &str) -> Vec<std::ops::Range<usize>> {
         depth += brace_balance(line);
         offset += line.len();
     }
-    let mut ranges: Vec<_> =
-        starts.windows(2).filter_map(|w| Some(*w.first()?..*w.get(1)?)).collect();
+    let mut ranges: Vec<_> = starts
+        .windows(2)
+        .filter_map(|w| Some(*w.first()?..*w.get(1)?))
+        .collect();
     if let Some(&last) = starts.last() {
         ranges.push(last..text.len());
     }
@@ -34,8 +36,12 @@ pub fn split_declarations(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 fn starts_declaration(line: &str, depth: i64) -> bool {
-    let mut words = line.split(|c: char| c.is_whitespace() || c == '{').filter(|w| !w.is_empty());
-    let Some(first) = words.next() else { return false };
+    let mut words = line
+        .split(|c: char| c.is_whitespace() || c == '{')
+        .filter(|w| !w.is_empty());
+    let Some(first) = words.next() else {
+        return false;
+    };
     if !line.starts_with(first) {
         return false;
     }
@@ -47,7 +53,8 @@ fn starts_declaration(line: &str, depth: i64) -> bool {
     if !DECLARATION_WORDS.contains(&first) || first == "on" {
         return false;
     }
-    let names_something = second.is_some_and(|w| w.chars().all(|c| c.is_alphanumeric() || c == '_'));
+    let names_something =
+        second.is_some_and(|w| w.chars().all(|c| c.is_alphanumeric() || c == '_'));
     depth <= 0 || (names_something && (first == "flow" || line.contains('{')))
 }
 
@@ -76,22 +83,33 @@ mod tests {
     use super::*;
 
     fn pieces(text: &str) -> Vec<&str> {
-        split_declarations(text).into_iter().filter_map(|r| text.get(r)).collect()
+        split_declarations(text)
+            .into_iter()
+            .filter_map(|r| text.get(r))
+            .collect()
     }
 
     #[test]
     fn splits_at_top_level_words() {
-        let text = "flow a\n\nhours h in \"UTC\" {\n  on 2026-01-01 closed\n}\non call {\n  hangup\n}\n";
+        let text =
+            "flow a\n\nhours h in \"UTC\" {\n  on 2026-01-01 closed\n}\non call {\n  hangup\n}\n";
         assert_eq!(
             pieces(text),
-            vec!["flow a\n\n", "hours h in \"UTC\" {\n  on 2026-01-01 closed\n}\n", "on call {\n  hangup\n}\n"]
+            vec![
+                "flow a\n\n",
+                "hours h in \"UTC\" {\n  on 2026-01-01 closed\n}\n",
+                "on call {\n  hangup\n}\n"
+            ]
         );
     }
 
     #[test]
     fn missing_brace_costs_one_declaration() {
         let text = "step a {\n  hangup\nstep b {\n  hangup\n}\n";
-        assert_eq!(pieces(text), vec!["step a {\n  hangup\n", "step b {\n  hangup\n}\n"]);
+        assert_eq!(
+            pieces(text),
+            vec!["step a {\n  hangup\n", "step b {\n  hangup\n}\n"]
+        );
     }
 
     #[test]

@@ -4,22 +4,30 @@ use crate::diag::FileId;
 
 fn parse_ok(text: &str) -> File {
     let (file, diagnostics) = parse(text, FileId(0));
-    assert!(diagnostics.is_empty(), "unexpected diagnostics: {diagnostics:#?}");
+    assert!(
+        diagnostics.is_empty(),
+        "unexpected diagnostics: {diagnostics:#?}"
+    );
     file
 }
 
 #[test]
 fn parses_header_and_handler() {
-    let file = parse_ok("flow support answers \"+38615550100\", \"080 5550\"\n\non call {\n  play \"welcome\"\n  hangup\n}\n");
+    let file = parse_ok(
+        "flow support answers \"+38615550100\", \"080 5550\"\n\non call {\n  play \"welcome\"\n  hangup\n}\n",
+    );
     assert_eq!(file.decls.len(), 2);
-    let Some(Decl::Flow(header)) = file.decls.first() else { panic!("no header") };
+    let Some(Decl::Flow(header)) = file.decls.first() else {
+        panic!("no header")
+    };
     assert_eq!(header.name.name, "support");
     assert_eq!(header.answers.len(), 2);
 }
 
 #[test]
 fn reports_errors_in_several_declarations() {
-    let text = "on call {\n  play 5\n}\n\nstep a {\n  hangup hangup )\n}\n\nstep b {\n  hangup\n}\n";
+    let text =
+        "on call {\n  play 5\n}\n\nstep a {\n  hangup hangup )\n}\n\nstep b {\n  hangup\n}\n";
     let (file, diagnostics) = parse(text, FileId(0));
     assert_eq!(diagnostics.len(), 2, "{diagnostics:#?}");
     assert_eq!(file.decls.len(), 1);
