@@ -1,1 +1,7 @@
-fn main() {}
+//! `flowc`: check, build, format and inspect Tok call flows.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
+}
