@@ -11,6 +11,11 @@ pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileI
         InputLocation::Pos(p) => p,
         InputLocation::Span((start, _)) => start,
     };
+    if at >= piece.trim_end().len()
+        && let Some(open) = unclosed_brace(piece)
+    {
+        return missing_brace(piece, offset, open, file);
+    }
     let found = token_at(piece, at);
     let span = Span::new(offset + at, offset + at + found.len().max(1));
     let expected = match &error.variant {
@@ -29,6 +34,40 @@ pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileI
         diagnostic = diagnostic.help(help);
     }
     diagnostic
+}
+
+/// Returns the byte offset of the outermost `{` that is never closed,
+/// skipping strings and comments.
+fn unclosed_brace(piece: &str) -> Option<usize> {
+    let mut open = Vec::new();
+    let mut in_string = false;
+    let mut chars = piece.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if in_string => {
+                chars.next();
+            }
+            '"' => in_string = !in_string,
+            '\n' => in_string = false,
+            '/' if !in_string && chars.peek().is_some_and(|(_, n)| *n == '/') => {
+                while chars.next_if(|(_, n)| *n != '\n').is_some() {}
+            }
+            '{' if !in_string => open.push(i),
+            '}' if !in_string => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    open.first().copied()
+}
+
+fn missing_brace(piece: &str, offset: usize, open: usize, file: FileId) -> Diagnostic {
+    let end = piece.trim_end().len();
+    Diagnostic::new(Code::SyntaxError, "missing `}`: a `{` is never closed")
+        .primary(file, Span::new(offset + end, offset + end), "`}` expected here")
+        .secondary(file, Span::new(offset + open, offset + open + 1), "this `{` is never closed")
+        .help("add the missing `}`; a declaration ends where the next one starts at the beginning of a line")
 }
 
 /// Returns the word, number or symbol at byte `at`.
@@ -51,9 +90,6 @@ fn token_at(piece: &str, at: usize) -> &str {
 
 fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
     let before = piece.get(..at).unwrap_or("");
-    if found.is_empty() && before.matches('{').count() > before.matches('}').count() {
-        return Some(String::from("a `{` is never closed; add the missing `}`"));
-    }
     if found == "=" {
         return Some(String::from(
             "compare with `==`; to change a variable write `set NAME = VALUE`",
@@ -78,7 +114,17 @@ fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
 /// Lists the expected rules in plain words, without repeats.
 fn describe_expected(rules: &[Rule]) -> String {
     let mut words: Vec<String> = Vec::new();
-    for rule in rules {
+    let statements = rules
+        .iter()
+        .filter(|r| STATEMENT_KEYWORDS.contains(r))
+        .count();
+    if statements >= 5 {
+        words.push(String::from("a statement"));
+    }
+    for rule in rules
+        .iter()
+        .filter(|r| statements < 5 || !STATEMENT_KEYWORDS.contains(r))
+    {
         let name = format!("{rule:?}");
         let word = match name.strip_prefix("kw_") {
             Some(keyword) => format!("`{keyword}`"),
@@ -94,6 +140,33 @@ fn describe_expected(rules: &[Rule]) -> String {
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
+
+/// Keywords that start a statement; a long list of them reads as "a
+/// statement".
+const STATEMENT_KEYWORDS: [Rule; 22] = [
+    Rule::kw_play,
+    Rule::kw_menu,
+    Rule::kw_collect,
+    Rule::kw_lookup,
+    Rule::kw_let,
+    Rule::kw_set,
+    Rule::kw_if,
+    Rule::kw_match,
+    Rule::kw_goto,
+    Rule::kw_run,
+    Rule::kw_return,
+    Rule::kw_enqueue,
+    Rule::kw_transfer,
+    Rule::kw_voicemail,
+    Rule::kw_hangup,
+    Rule::kw_record,
+    Rule::kw_tag,
+    Rule::kw_timeline,
+    Rule::kw_ticket,
+    Rule::kw_survey,
+    Rule::kw_webhook,
+    Rule::kw_notify,
+];
 
 fn describe(rule: Rule) -> &'static str {
     match rule {

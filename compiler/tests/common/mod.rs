@@ -50,10 +50,15 @@ pub fn project(flows: &[(&str, &str)]) -> Project {
 
 /// Builds a project from flow sources and an optional config text.
 pub fn project_with_config(flows: &[(&str, &str)], config: Option<&str>) -> Project {
-    let mut prompts = PromptInventory { listed: true, ..PromptInventory::default() };
+    let mut prompts = PromptInventory {
+        listed: true,
+        ..PromptInventory::default()
+    };
     for language in ["en", "sl"] {
         for name in TEST_PROMPTS {
-            prompts.files.insert((language.to_string(), name.to_string()));
+            prompts
+                .files
+                .insert((language.to_string(), name.to_string()));
         }
     }
     let mut project = Project::new(config.map(|text| ("tok.yaml", text)), prompts);
@@ -95,5 +100,8 @@ pub fn report_project(project: &Project) -> String {
 
 /// Returns the codes of the diagnostics, in order, for quick assertions.
 pub fn codes(flows: &[(&str, &str)]) -> Vec<String> {
-    diagnostics(flows).iter().map(|d| d.code.to_string()).collect()
+    diagnostics(flows)
+        .iter()
+        .map(|d| d.code.to_string())
+        .collect()
 }
