@@ -3,11 +3,20 @@
 //!
 //! [`parse`] takes the text and returns the config with every problem as a
 //! diagnostic; unknown keys are errors with a did-you-mean. The runtime
-//! extends the same file with its own sections.
+//! will extend the same file with its own sections, each one row in
+//! `sections::SECTIONS`. `docs/config.md` documents every key.
 
+mod hooks;
 mod parse;
+mod reader;
+mod sections;
+#[cfg(test)]
+mod tests;
+mod values;
+mod yaml;
 
 pub use parse::parse;
+pub use values::number_digits;
 
 use crate::diag::{FileId, Span};
 use std::collections::BTreeMap;
@@ -35,8 +44,11 @@ pub struct Config {
     pub crm_fields: BTreeMap<String, FieldType>,
     /// The file the config came from, when there was one.
     pub file: Option<FileId>,
-    /// Where each key is written, by dotted path such as `hooks.crm.url`, for
-    /// diagnostics that point into the config.
+    /// Where each key is written, by dotted path such as `hooks.orders.url`
+    /// or `numbers.+38615550100`, for diagnostics that point into the
+    /// config. Entries of `languages`, and of `skills` written as a list,
+    /// are recorded as `languages.sl` and `skills.routers` with the span of
+    /// the list item.
     pub locations: BTreeMap<String, Span>,
 }
 
