@@ -10,10 +10,15 @@ use flowc::project::{Project, PromptInventory};
 use std::hint::black_box;
 
 fn prompts() -> PromptInventory {
-    let mut inventory = PromptInventory { listed: true, ..PromptInventory::default() };
+    let mut inventory = PromptInventory {
+        listed: true,
+        ..PromptInventory::default()
+    };
     for language in ["en", "sl"] {
         for name in large_flow::PROMPTS {
-            inventory.files.insert((language.to_string(), name.to_string()));
+            inventory
+                .files
+                .insert((language.to_string(), name.to_string()));
         }
     }
     inventory
@@ -30,7 +35,12 @@ fn check_large_flow(c: &mut Criterion) {
         })
     });
     c.bench_function("parse 5000-line flow", |b| {
-        b.iter(|| black_box(flowc::syntax::parse(black_box(&text), flowc::diag::FileId(0))))
+        b.iter(|| {
+            black_box(flowc::syntax::parse(
+                black_box(&text),
+                flowc::diag::FileId(0),
+            ))
+        })
     });
 }
 

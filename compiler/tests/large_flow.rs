@@ -10,10 +10,15 @@ use flowc::project::{Project, PromptInventory};
 fn generated_flow_has_no_diagnostics() {
     let text = large_flow::generate(5_000);
     assert!(text.lines().count() >= 5_000);
-    let mut prompts = PromptInventory { listed: true, ..PromptInventory::default() };
+    let mut prompts = PromptInventory {
+        listed: true,
+        ..PromptInventory::default()
+    };
     for language in ["en", "sl"] {
         for name in large_flow::PROMPTS {
-            prompts.files.insert((language.to_string(), name.to_string()));
+            prompts
+                .files
+                .insert((language.to_string(), name.to_string()));
         }
     }
     let mut project = Project::new(Some(("tok.yaml", large_flow::CONFIG)), prompts);

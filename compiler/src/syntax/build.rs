@@ -140,7 +140,7 @@ impl Builder {
     fn string_lit(&mut self, pair: &Pair<'_, Rule>) -> Result<StringLit> {
         let span = self.span(pair);
         let mut value = String::new();
-        for part in inner(&pair) {
+        for part in inner(pair) {
             match part.as_rule() {
                 Rule::string_text => value.push_str(part.as_str()),
                 Rule::string_escape => value.push(unescape(part.as_str())),
@@ -242,7 +242,7 @@ impl Builder {
     // ------------------------------------------------------------ schedules
 
     fn hours(&mut self, decl: &Pair<'_, Rule>, span: Span) -> Result<Hours> {
-        let mut parts = inner(&decl);
+        let mut parts = inner(decl);
         let name = self.ident(&next(&mut parts, decl, "a schedule name")?);
         let zone = self.string_lit(&next(&mut parts, decl, "a time zone")?)?;
         let mut rules = Vec::new();
@@ -307,7 +307,7 @@ impl Builder {
     }
 
     fn day_range(&self, pair: &Pair<'_, Rule>) -> Result<DayRange> {
-        let mut days = inner(&pair);
+        let mut days = inner(pair);
         let first = weekday(&next(&mut days, pair, "a weekday")?)?;
         let last = match days.next() {
             Some(d) => weekday(&d)?,
@@ -340,7 +340,7 @@ impl Builder {
     // ------------------------------------------------------------ queues
 
     fn queue(&mut self, decl: &Pair<'_, Rule>, span: Span) -> Result<Queue> {
-        let mut parts = inner(&decl);
+        let mut parts = inner(decl);
         let name = self.ident(&next(&mut parts, decl, "a queue name")?);
         let options = parts
             .map(|option| self.queue_option(&option))
@@ -367,7 +367,7 @@ impl Builder {
 
     fn queue_option(&mut self, option: &Pair<'_, Rule>) -> Result<QueueOption> {
         let span = self.span(option);
-        let mut parts = inner(&option);
+        let mut parts = inner(option);
         Ok(match option.as_rule() {
             Rule::strategy_option => {
                 let strategy = next(&mut parts, option, "a strategy")?;
@@ -473,7 +473,7 @@ impl Builder {
     // ------------------------------------------------------------ statements
 
     fn block(&mut self, pair: &Pair<'_, Rule>) -> Result<Block> {
-        let stmts = inner(&pair)
+        let stmts = inner(pair)
             .map(|s| self.statement(&s))
             .collect::<Result<_>>()?;
         Ok(Block {
@@ -485,7 +485,7 @@ impl Builder {
 
     /// An `arm_body`: a braced block or one statement.
     fn arm_body(&mut self, pair: &Pair<'_, Rule>) -> Result<Block> {
-        let first = inner(&pair)
+        let first = inner(pair)
             .next()
             .ok_or_else(|| missing(pair, "a statement"))?;
         if first.as_rule() == Rule::block {
@@ -505,7 +505,7 @@ impl Builder {
 
     fn statement(&mut self, pair: &Pair<'_, Rule>) -> Result<Stmt> {
         let span = self.span(pair);
-        let mut parts = inner(&pair);
+        let mut parts = inner(pair);
         let kind = match pair.as_rule() {
             Rule::play_stmt => StmtKind::Play(self.strings(parts)?),
             Rule::menu_stmt => StmtKind::Menu(self.menu(parts)?),
@@ -604,7 +604,7 @@ impl Builder {
     }
 
     fn match_arm(&mut self, arm: &Pair<'_, Rule>) -> Result<MatchArm> {
-        let mut parts = inner(&arm);
+        let mut parts = inner(arm);
         let pattern_pair = next(&mut parts, arm, "a pattern")?;
         let pattern = match pattern_pair.as_rule() {
             Rule::pattern_else => Pattern::Else(self.span(&pattern_pair)),
@@ -623,7 +623,7 @@ impl Builder {
     }
 
     fn failure_arm(&mut self, arm: &Pair<'_, Rule>) -> Result<FailureArm> {
-        let mut parts = inner(&arm);
+        let mut parts = inner(arm);
         let kind = match next(&mut parts, arm, "an arm")?.as_rule() {
             Rule::arm_invalid => FailureKind::Invalid,
             Rule::arm_no_input => FailureKind::NoInput,
@@ -747,7 +747,7 @@ impl Builder {
 
     fn expr(&mut self, pair: &Pair<'_, Rule>) -> Result<Expr> {
         let span = self.span(pair);
-        let mut parts = inner(&pair);
+        let mut parts = inner(pair);
         match pair.as_rule() {
             Rule::expr => self.expr(&next(&mut parts, pair, "a value")?),
             Rule::if_expr => {
@@ -866,7 +866,7 @@ impl Builder {
             Rule::time => ExprKind::Time(self.time(pair)),
             Rule::string => {
                 let mut parts = Vec::new();
-                for part in inner(&pair) {
+                for part in inner(pair) {
                     match part.as_rule() {
                         Rule::string_text => push_text(&mut parts, part.as_str()),
                         Rule::string_escape => {

@@ -30,7 +30,7 @@ pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileI
     let message = format!("unexpected {found_text}: expected {expected}");
     let mut diagnostic =
         Diagnostic::new(Code::SyntaxError, message).primary(file, span, "not expected here");
-    if let Some(help) = help_for(piece, at, found) {
+    if let Some(help) = help_for(found) {
         diagnostic = diagnostic.help(help);
     }
     diagnostic
@@ -88,8 +88,7 @@ fn token_at(piece: &str, at: usize) -> &str {
     rest.get(..len).unwrap_or("").trim_end_matches('\n')
 }
 
-fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
-    let before = piece.get(..at).unwrap_or("");
+fn help_for(found: &str) -> Option<String> {
     if found == "=" {
         return Some(String::from(
             "compare with `==`; to change a variable write `set NAME = VALUE`",

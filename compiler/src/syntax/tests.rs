@@ -1,3 +1,5 @@
+#![allow(clippy::panic, clippy::indexing_slicing, clippy::unwrap_used)]
+
 use super::ast::*;
 use super::parse;
 use crate::diag::FileId;
