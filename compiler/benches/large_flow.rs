@@ -10,9 +10,12 @@ pub const PROMPTS: [&str; 4] = ["welcome", "choose", "invalid", "hold-music"];
 /// menu, a digit collection, conditions and a match, ending in a queue.
 pub fn generate(lines: usize) -> String {
     let mut out = String::from(HEADER);
+    let mut count = HEADER.lines().count();
     let mut step = 0;
-    while out.lines().count() < lines {
-        out.push_str(&step_text(step));
+    while count < lines {
+        let text = step_text(step);
+        count += text.lines().count();
+        out.push_str(&text);
         step += 1;
     }
     out.push_str(&format!("step s{step} {{\n  enqueue q\n}}\n"));

@@ -10,6 +10,7 @@ use crate::diag::{Code, Diagnostic, FileId, Span};
 use pest::Parser;
 use pest::error::Error;
 use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
 
 type Result<T> = std::result::Result<T, Error<Rule>>;
 
@@ -745,93 +746,71 @@ impl Builder {
 
     // ------------------------------------------------------------ expressions
 
+    /// Builds an `expr` pair: an `if` expression, or operands and
+    /// operators grouped by [`PRATT`].
     fn expr(&mut self, pair: &Pair<'_, Rule>) -> Result<Expr> {
-        let span = self.span(pair);
         let mut parts = inner(pair);
-        match pair.as_rule() {
-            Rule::expr => self.expr(&next(&mut parts, pair, "a value")?),
-            Rule::if_expr => {
-                let condition = self.expr(&next(&mut parts, pair, "a condition")?)?;
-                let then = self.expr(&next(&mut parts, pair, "a value")?)?;
-                let otherwise = self.expr(&next(&mut parts, pair, "a value")?)?;
-                Ok(Expr {
-                    kind: ExprKind::If(Box::new(condition), Box::new(then), Box::new(otherwise)),
-                    span,
-                })
-            }
-            Rule::or_expr | Rule::and_expr => {
-                let op = if pair.as_rule() == Rule::or_expr {
-                    BinOp::Or
-                } else {
-                    BinOp::And
+        let first = next(&mut parts, pair, "a value")?;
+        if first.as_rule() == Rule::if_expr {
+            return self.if_expr(&first);
+        }
+        let offset = self.offset;
+        let span_of = move |p: &Pair<'_, Rule>| {
+            let s = p.as_span();
+            Span::new(offset + s.start(), offset + s.end())
+        };
+        PRATT
+            .map_primary(|primary| self.primary(&primary))
+            .map_prefix(|op, operand| {
+                let operand = Box::new(operand?);
+                let span = span_of(&op).to(operand.span);
+                let kind = match op.as_rule() {
+                    Rule::not_op => ExprKind::Not(operand),
+                    _ => ExprKind::Neg(operand),
                 };
-                let mut left = self.expr(&next(&mut parts, pair, "a value")?)?;
-                for right in parts {
-                    let right = self.expr(&right)?;
-                    left = binary(op, left, right);
-                }
-                Ok(left)
-            }
-            Rule::sum | Rule::product => {
-                let mut left = self.expr(&next(&mut parts, pair, "a value")?)?;
-                while let Some(op) = parts.next() {
-                    let right = self.expr(&next(&mut parts, pair, "a value")?)?;
-                    left = binary(bin_op(op.as_str()), left, right);
-                }
-                Ok(left)
-            }
-            Rule::not_expr | Rule::unary => {
-                let items: Vec<_> = parts.collect();
-                let (last, ops) = items.split_last().ok_or_else(|| missing(pair, "a value"))?;
-                let mut value = self.expr(last)?;
-                for op in ops.iter().rev() {
-                    let wrapped = Box::new(value);
-                    let kind = if op.as_rule() == Rule::not_op {
-                        ExprKind::Not(wrapped)
-                    } else {
-                        ExprKind::Neg(wrapped)
-                    };
-                    value = Expr {
-                        kind,
-                        span: self.span(op).to(span),
-                    };
-                }
-                Ok(value)
-            }
-            Rule::compare => {
-                let left = self.expr(&next(&mut parts, pair, "a value")?)?;
-                let Some(tail) = parts.next() else {
-                    return Ok(left);
-                };
-                let boxed = Box::new(left);
-                let kind = match tail.as_rule() {
-                    Rule::is_found => ExprKind::IsFound(boxed),
-                    Rule::is_missing => ExprKind::IsMissing(boxed),
-                    Rule::starts_with => {
-                        let prefix = self.expr(&next(&mut inner(&tail), &tail, "a text")?)?;
-                        ExprKind::Binary(BinOp::StartsWith, boxed, Box::new(prefix))
-                    }
+                Ok(Expr { kind, span })
+            })
+            .map_postfix(|operand, op| {
+                let operand = Box::new(operand?);
+                let span = operand.span.to(span_of(&op));
+                let kind = match op.as_rule() {
+                    Rule::is_found => ExprKind::IsFound(operand),
+                    Rule::is_missing => ExprKind::IsMissing(operand),
                     _ => {
-                        let right = self.expr(&next(&mut parts, pair, "a value")?)?;
-                        ExprKind::Binary(bin_op(tail.as_str()), boxed, Box::new(right))
+                        let name = next(&mut inner(&op), &op, "a field")?;
+                        let field = Ident {
+                            name: name.as_str().to_string(),
+                            span: span_of(&name),
+                        };
+                        ExprKind::Field(operand, field)
                     }
                 };
                 Ok(Expr { kind, span })
-            }
-            Rule::postfix => {
-                let mut value = self.expr(&next(&mut parts, pair, "a value")?)?;
-                for access in parts {
-                    let field = next(&mut inner(&access), &access, "a field")?;
-                    let field = self.ident(&field);
-                    let span = value.span.to(field.span);
-                    value = Expr {
-                        kind: ExprKind::Field(Box::new(value), field),
-                        span,
-                    };
-                }
-                Ok(value)
-            }
+            })
+            .map_infix(|left, op, right| Ok(binary(infix_op(&op), left?, right?)))
+            .parse(std::iter::once(first).chain(parts))
+    }
+
+    fn if_expr(&mut self, pair: &Pair<'_, Rule>) -> Result<Expr> {
+        let mut parts = inner(pair);
+        let condition = self.expr(&next(&mut parts, pair, "a condition")?)?;
+        let then = self.expr(&next(&mut parts, pair, "a value")?)?;
+        let otherwise = self.expr(&next(&mut parts, pair, "a value")?)?;
+        let kind = ExprKind::If(Box::new(condition), Box::new(then), Box::new(otherwise));
+        Ok(Expr {
+            kind,
+            span: self.span(pair),
+        })
+    }
+
+    /// Builds an operand: a literal, a name, a call or a parenthesised
+    /// expression.
+    fn primary(&mut self, pair: &Pair<'_, Rule>) -> Result<Expr> {
+        let span = self.span(pair);
+        match pair.as_rule() {
+            Rule::expr => self.expr(pair),
             Rule::call_expr => {
+                let mut parts = inner(pair);
                 let name = self.ident(&next(&mut parts, pair, "a function")?);
                 let args = parts.map(|a| self.expr(&a)).collect::<Result<_>>()?;
                 Ok(Expr {
@@ -899,6 +878,32 @@ fn binary(op: BinOp, left: Expr, right: Expr) -> Expr {
     Expr {
         kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
         span,
+    }
+}
+
+/// Operator precedence, loosest first: `or`, `and`, `not`, comparisons,
+/// sums, products, unary minus, field access.
+static PRATT: std::sync::LazyLock<PrattParser<Rule>> = std::sync::LazyLock::new(|| {
+    PrattParser::new()
+        .op(Op::infix(Rule::or_op, Assoc::Left))
+        .op(Op::infix(Rule::and_op, Assoc::Left))
+        .op(Op::prefix(Rule::not_op))
+        .op(Op::infix(Rule::compare_op, Assoc::Left)
+            | Op::infix(Rule::starts_with, Assoc::Left)
+            | Op::postfix(Rule::is_found)
+            | Op::postfix(Rule::is_missing))
+        .op(Op::infix(Rule::add_op, Assoc::Left))
+        .op(Op::infix(Rule::mul_op, Assoc::Left))
+        .op(Op::prefix(Rule::negate))
+        .op(Op::postfix(Rule::field_access))
+});
+
+fn infix_op(op: &Pair<'_, Rule>) -> BinOp {
+    match op.as_rule() {
+        Rule::or_op => BinOp::Or,
+        Rule::and_op => BinOp::And,
+        Rule::starts_with => BinOp::StartsWith,
+        _ => bin_op(op.as_str()),
     }
 }
 

@@ -270,17 +270,12 @@ fn describe(rule: Rule) -> &'static str {
         | Rule::arm_failed => "an arm (`invalid`, `no input`, `exhausted` or `failed`)",
         Rule::expr
         | Rule::if_expr
-        | Rule::or_expr
-        | Rule::and_expr
-        | Rule::not_expr
+        | Rule::operand
         | Rule::not_op
-        | Rule::compare
-        | Rule::sum
-        | Rule::product
-        | Rule::unary
         | Rule::negate
-        | Rule::postfix
         | Rule::call_expr => "a value",
+        Rule::or_op => "`or`",
+        Rule::and_op => "`and`",
         Rule::is_found | Rule::is_missing => "`is found` or `is missing`",
         Rule::starts_with => "`starts with`",
         Rule::compare_op => "a comparison",

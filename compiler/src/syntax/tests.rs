@@ -56,3 +56,58 @@ fn keyword_rules_are_contiguous() {
     assert!(!is_keyword_rule(Rule::ident));
     assert!(!is_keyword_rule(Rule::word_char));
 }
+
+/// Renders an expression with every operation in brackets.
+fn lisp(expr: &Expr) -> String {
+    match &expr.kind {
+        ExprKind::Name(name) => name.name.clone(),
+        ExprKind::Int(value) => value.to_string(),
+        ExprKind::Bool(value) => value.to_string(),
+        ExprKind::Field(base, field) => format!("{}.{}", lisp(base), field.name),
+        ExprKind::Not(inner) => format!("(not {})", lisp(inner)),
+        ExprKind::Neg(inner) => format!("(- {})", lisp(inner)),
+        ExprKind::IsFound(inner) => format!("(found {})", lisp(inner)),
+        ExprKind::IsMissing(inner) => format!("(missing {})", lisp(inner)),
+        ExprKind::Binary(op, left, right) => {
+            format!("({} {} {})", op.as_str(), lisp(left), lisp(right))
+        }
+        ExprKind::If(c, a, b) => format!("(if {} {} {})", lisp(c), lisp(a), lisp(b)),
+        ExprKind::Call(name, args) => {
+            let args: Vec<String> = args.iter().map(lisp).collect();
+            format!("({} {})", name.name, args.join(" "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn parse_expr(text: &str) -> String {
+    let file = parse_ok(&format!("on call {{\n  let x = {text}\n  hangup\n}}\n"));
+    let Some(Decl::OnCall(handler)) = file.decls.first() else {
+        panic!("no handler")
+    };
+    let Some(StmtKind::Let(_, expr)) = handler.body.stmts.first().map(|s| &s.kind) else {
+        panic!("no let")
+    };
+    lisp(expr)
+}
+
+#[test]
+fn operators_group_by_precedence() {
+    assert_eq!(parse_expr("a or b and c"), "(or a (and b c))");
+    assert_eq!(parse_expr("not a == b"), "(not (== a b))");
+    assert_eq!(parse_expr("1 + 2 * 3 - 4"), "(- (+ 1 (* 2 3)) 4)");
+    assert_eq!(parse_expr("- a.b * 2"), "(* (- a.b) 2)");
+    assert_eq!(parse_expr("c is found and c.vip"), "(and (found c) c.vip)");
+    assert_eq!(parse_expr("not c is missing"), "(not (missing c))");
+    assert_eq!(
+        parse_expr("x starts with \"4\" or y"),
+        "(or (starts with x Text([Literal(\"4\")])) y)"
+    );
+    assert_eq!(parse_expr("(1 + 2) * 3"), "(* (+ 1 2) 3)");
+    assert_eq!(parse_expr("if a then 1 else 2"), "(if a 1 2)");
+    assert_eq!(
+        parse_expr("open(office) and not f(1, b.c)"),
+        "(and (open office) (not (f 1 b.c)))"
+    );
+    assert_eq!(parse_expr("a - -1"), "(- a (- 1))");
+}
