@@ -2,9 +2,18 @@
 //! prompts. Every check collects its problems and goes on, so one run
 //! reports everything.
 
+mod builtins;
+mod decls;
+mod exprs;
 mod flowgraph;
 mod names;
+mod numbers;
+mod options;
+mod prompts;
 mod schedule;
+mod scope;
+mod stmts;
+mod types;
 
 use crate::diag::Diagnostic;
 use crate::project::Project;
