@@ -37,7 +37,7 @@ fn syntax_error_single_equals_in_condition() {
 #[test]
 fn invalid_literal_number_too_large() {
     assert_snapshot!(report(
-        "flow support\n\non call {\n  let n = 99999999999999999999\n  hangup\n}\n"
+        "flow support\n\non call {\n  let n = 99999999999999999999\n  tag \"{n}\"\n  hangup\n}\n"
     ));
 }
 

@@ -15,7 +15,7 @@ mod scope;
 mod stmts;
 mod types;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::project::Project;
 
 /// Checks a whole project and returns every problem found, errors and
@@ -25,6 +25,32 @@ pub fn check(project: &Project) -> Vec<Diagnostic> {
     names::check(project, &mut diagnostics);
     flowgraph::check(project, &mut diagnostics);
     schedule::check(project, &mut diagnostics);
+    drop_follow_on_errors(project, &mut diagnostics);
     diagnostics.sort_by_key(|d| d.primary_label().map(|l| (l.file, l.span.start)));
     diagnostics
+}
+
+/// Removes diagnostics about a literal that was already reported as invalid
+/// while parsing: the checker sees a stand-in value there (`0`, `0s`), and a
+/// second report about the stand-in would only mislead.
+fn drop_follow_on_errors(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+    let invalid: Vec<_> = project
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::InvalidLiteral)
+        .filter_map(|d| d.primary_label().map(|l| (l.file, l.span)))
+        .collect();
+    if invalid.is_empty() {
+        return;
+    }
+    diagnostics.retain(|d| {
+        let Some(label) = d.primary_label() else {
+            return true;
+        };
+        !invalid.iter().any(|(file, span)| {
+            *file == label.file
+                && span.start < label.span.end.max(label.span.start + 1)
+                && label.span.start < span.end
+        })
+    });
 }
