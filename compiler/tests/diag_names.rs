@@ -461,8 +461,11 @@ fn definite_assignment_through_step_loop() {
     // `retry` enters itself. `tries` is set before the first entry, so it
     // is set on every entry. `seen` is set only inside `retry`, so it is
     // not set on the first entry.
+    // The loop has no caller input, so the path checks report F0303 too;
+    // only the F0112 reports matter here.
     let text = "flow support\n\non call {\n  let tries = 0\n  goto retry\n}\n\nstep retry {\n  tag \"{tries}\"\n  tag \"{seen}\"\n  let seen = true\n  set tries = tries + 1\n  if tries < 3 {\n    goto retry\n  }\n  hangup\n}\n";
-    let diagnostics = all_diagnostics(&project(&[("support.flow", text)]));
+    let mut diagnostics = all_diagnostics(&project(&[("support.flow", text)]));
+    diagnostics.retain(|d| d.code.to_string() != "F0303");
     let codes: Vec<String> = diagnostics.iter().map(|d| d.code.to_string()).collect();
     assert_eq!(codes, vec!["F0112"]);
     assert!(diagnostics[0].message.contains("`seen`"));
@@ -536,6 +539,10 @@ fn support_fixture_gives_expected_diagnostics() {
         .collect();
     let expected = [
         ("F0501", "prompt `tech-tip` is missing for `en` and `sl`"),
+        (
+            "F0302",
+            "unreachable `let` after a `match` whose every arm ends the call or goes elsewhere",
+        ),
         ("F0111", "variable `t` is never used"),
         (
             "F0501",

@@ -6,7 +6,7 @@ use super::names::{Env, Place};
 use super::scope::{Bits, State, TypeSlot, VarId, Vars};
 use super::types::{self, Type};
 use crate::diag::{Code, Diagnostic, FileId, Span, did_you_mean, unknown_name_help};
-use crate::syntax::ast::{BinOp, DateLit, Expr, ExprKind, Ident, TextPart, TimeLit};
+use crate::syntax::ast::{BinOp, Expr, ExprKind, Ident, TextPart};
 
 /// Contacts a condition shows to be found when it is true and when it is
 /// false.
@@ -288,14 +288,9 @@ impl<'c, 'a> ExprCx<'c, 'a> {
                 }
                 Type::Unknown
             }
-            ExprKind::Date(date) => {
-                self.check_date(date);
-                Type::Date
-            }
-            ExprKind::Time(time) => {
-                self.check_time(time);
-                Type::Time
-            }
+            // `schedule::expressions` reports impossible dates and times.
+            ExprKind::Date(_) => Type::Date,
+            ExprKind::Time(_) => Type::Time,
             ExprKind::Text(parts) => {
                 for part in parts {
                     if let TextPart::Expr(inner) = part {
@@ -332,43 +327,6 @@ impl<'c, 'a> ExprCx<'c, 'a> {
                 self.if_expr(condition, then, otherwise, found)
             }
         }
-    }
-
-    fn check_date(&mut self, date: &DateLit) {
-        if !self.emitting() {
-            return;
-        }
-        let month = i8::try_from(date.month).unwrap_or(i8::MAX);
-        let day = i8::try_from(date.day).unwrap_or(i8::MAX);
-        if jiff::civil::Date::new(date.year, month, day).is_ok() {
-            return;
-        }
-        let text = self.snippet(date.span);
-        let (label, help) = match jiff::civil::Date::new(date.year, month, 1) {
-            Ok(first) => (
-                format!("this month has {} days", first.days_in_month()),
-                format!("use a day from 01 to {}", first.days_in_month()),
-            ),
-            Err(_) => (
-                format!("there is no month {:02}", date.month),
-                String::from("use a month from 01 to 12"),
-            ),
-        };
-        let diagnostic = Diagnostic::new(Code::ImpossibleDate, format!("impossible date `{text}`"))
-            .primary(self.file, date.span, label)
-            .help(help);
-        self.report(diagnostic);
-    }
-
-    fn check_time(&mut self, time: &TimeLit) {
-        if !self.emitting() || (time.hour < 24 && time.minute < 60) {
-            return;
-        }
-        let text = self.snippet(time.span);
-        let diagnostic = Diagnostic::new(Code::ImpossibleDate, format!("impossible time `{text}`"))
-            .primary(self.file, time.span, "no such time of day")
-            .help("times of day run from 00:00 to 23:59");
-        self.report(diagnostic);
     }
 
     /// Records a read of a variable and reports it when it may be unset.

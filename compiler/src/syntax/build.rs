@@ -71,7 +71,8 @@ impl Builder {
 
     fn span(&self, pair: &Pair<'_, Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.offset + s.start(), self.offset + s.end())
+        let end = s.start() + without_trailing_trivia(pair.as_str()).len();
+        Span::new(self.offset + s.start(), self.offset + end)
     }
 
     fn ident(&self, pair: &Pair<'_, Rule>) -> Ident {
@@ -863,6 +864,61 @@ impl Builder {
         };
         Ok(Expr { kind, span })
     }
+}
+
+/// Returns the text without the white space and comments at its end. A
+/// rule that ends in an optional part, such as `play "a"` before a `, "b"`
+/// that is not there, has consumed the white space in front of the missing
+/// part, and a span must not cover it.
+fn without_trailing_trivia(mut text: &str) -> &str {
+    // A comment runs to the end of its line, so trailing trivia always ends
+    // in white space.
+    while text.ends_with(char::is_whitespace) {
+        text = text.trim_end();
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        let Some(comment) = text.get(line_start..).and_then(comment_start) else {
+            break;
+        };
+        match text.get(..line_start + comment) {
+            Some(code) => text = code,
+            None => break,
+        }
+    }
+    text
+}
+
+/// Returns where a `//` comment starts in one line, outside quoted text and
+/// the strings inside its interpolations.
+fn comment_start(line: &str) -> Option<usize> {
+    // Each entry is true for a quoted text and false for an interpolation.
+    let mut nesting: Vec<bool> = Vec::new();
+    let mut escaped = false;
+    let mut previous_slash = false;
+    for (i, c) in line.char_indices() {
+        let in_text = nesting.last() == Some(&true);
+        if in_text {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => {
+                    nesting.pop();
+                }
+                (false, '{') => nesting.push(false),
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => nesting.push(true),
+            '}' if !nesting.is_empty() => {
+                nesting.pop();
+            }
+            '/' if previous_slash && nesting.is_empty() => return Some(i - 1),
+            _ => {}
+        }
+        previous_slash = c == '/';
+    }
+    None
 }
 
 fn push_text(parts: &mut Vec<TextPart>, text: &str) {

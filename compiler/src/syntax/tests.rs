@@ -111,3 +111,32 @@ fn operators_group_by_precedence() {
     );
     assert_eq!(parse_expr("a - -1"), "(- a (- 1))");
 }
+
+#[test]
+fn spans_end_at_the_last_token() {
+    let text = "on call {\n  play \"a//b\" // comment\n  tag \"x {\"//\"}\"  \n  hangup\n}\n\
+                hours h in \"UTC\" {\n  fri  08:00..09:00  \n  holiday 2026-01-01\n}\n";
+    let file = parse_ok(text);
+    let written = |span: crate::diag::Span| text.get(span.range()).unwrap_or_default();
+    let stmts: Vec<&str> = match file.decls.first() {
+        Some(Decl::OnCall(handler)) => handler.body.stmts.iter().map(|s| written(s.span)).collect(),
+        _ => Vec::new(),
+    };
+    assert_eq!(stmts, ["play \"a//b\"", "tag \"x {\"//\"}\"", "hangup"]);
+    let rules = match file.decls.get(1) {
+        Some(Decl::Hours(hours)) => hours.rules.clone(),
+        _ => Vec::new(),
+    };
+    let mut parts = Vec::new();
+    for rule in &rules {
+        match rule {
+            HoursRule::Weekly { days, ranges, .. } => {
+                parts.extend(days.iter().map(|d| written(d.span)));
+                parts.extend(ranges.iter().map(|r| written(r.span)));
+            }
+            HoursRule::Holiday { dates, .. } => parts.extend(dates.iter().map(|d| written(d.span))),
+            HoursRule::Exception { .. } => {}
+        }
+    }
+    assert_eq!(parts, ["fri", "08:00..09:00", "2026-01-01"]);
+}
