@@ -99,6 +99,9 @@ codes! {
     UnknownFlow = "F0504", Error, "number mapped to an unknown flow";
     NumberConflict = "F0505", Error, "number mapped to two flows";
     FlowWithoutNumber = "F0506", Warning, "flow that no number reaches";
+    // F06xx: building bytecode.
+    UnknownFlowName = "F0601", Error, "no flow with this name";
+    CannotCompile = "F0602", Error, "flow cannot be compiled";
 }
 
 impl Code {
