@@ -1,0 +1,250 @@
+//! The `flowc` binary as a user runs it: exit statuses, output formats and
+//! files written.
+
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn flowc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Copies the shipped flows into a fresh folder so tests can break them.
+fn shipped_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&repo_root().join("flows"), &dir);
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "`{from}` not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn check_shipped_flows_prints_one_line() {
+    let output = flowc(&["check", "flows/"], &repo_root());
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert_eq!(stdout(&output), "checked 3 files: no problems\n");
+    assert_eq!(stderr(&output), "");
+}
+
+#[test]
+fn check_reports_several_mistakes_with_positions() {
+    let dir = shipped_copy("mistakes");
+    edit(
+        &dir.join("support.flow"),
+        "goto technical\n    }",
+        "goto tehnical\n    }",
+    );
+    edit(
+        &dir.join("support.flow"),
+        "    failed => tag \"crm-down\"\n",
+        "",
+    );
+    edit(
+        &dir.join("office.flow"),
+        "\"Europe/Ljubljana\"",
+        "\"Europe/Ljubjana\"",
+    );
+    let output = flowc(&["check", "--format", "json", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("valid JSON");
+    let items = json.as_array().expect("an array");
+    let found: Vec<(String, String, u64, u64)> = items
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["file"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&("F0401".into(), "office.flow".into(), 6, 17)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("F0306".into(), "support.flow".into(), 12, 3)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("F0106".into(), "support.flow".into(), 44, 12)),
+        "{found:?}"
+    );
+    for item in items {
+        for field in ["severity", "end_line", "end_column", "message", "help"] {
+            assert!(item.get(field).is_some(), "missing `{field}` in {item}");
+        }
+    }
+    assert!(stderr(&output).contains("errors"), "{}", stderr(&output));
+}
+
+#[test]
+fn check_github_format_prints_annotations() {
+    let dir = shipped_copy("github");
+    edit(
+        &dir.join("support.flow"),
+        "enqueue sales\n}",
+        "enqueue saless\n}",
+    );
+    let output = flowc(&["check", "--format", "github", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let line = text
+        .lines()
+        .find(|l| l.contains("F0102"))
+        .expect("an F0102 annotation");
+    assert!(
+        line.starts_with("::error title=F0102,file=support.flow,line="),
+        "{line}"
+    );
+    assert!(line.contains(",col="), "{line}");
+    assert!(line.contains("::unknown queue `saless`"), "{line}");
+}
+
+#[test]
+fn deny_warnings_fails_on_a_warning() {
+    let dir = shipped_copy("warnings");
+    edit(
+        &dir.join("support.flow"),
+        "  enqueue technical\n}",
+        "  enqueue technical\n  hangup\n}",
+    );
+    let lenient = flowc(&["check", "."], &dir);
+    assert_eq!(lenient.status.code(), Some(0), "{}", stdout(&lenient));
+    assert!(stdout(&lenient).contains("1 warning"));
+    let strict = flowc(&["check", "--deny-warnings", "."], &dir);
+    assert_eq!(strict.status.code(), Some(1));
+}
+
+#[test]
+fn missing_path_is_a_usage_error() {
+    let output = flowc(&["check", "no/such/folder"], &repo_root());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no/such/folder"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn unknown_option_is_a_usage_error() {
+    let output = flowc(&["check", "--colour"], &repo_root());
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn build_and_disasm_round_trip() {
+    let dir = shipped_copy("build");
+    let output = flowc(&["build", "support.flow", "-o", "support.tokb"], &dir);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let listing = flowc(&["disasm", "support.tokb"], &dir);
+    assert_eq!(listing.status.code(), Some(0));
+    assert!(
+        stdout(&listing).starts_with("flow support\n"),
+        "{}",
+        stdout(&listing)
+    );
+}
+
+#[test]
+fn build_refuses_a_flow_with_errors() {
+    let dir = shipped_copy("build-errors");
+    edit(
+        &dir.join("support.flow"),
+        "enqueue sales\n}",
+        "enqueue saless\n}",
+    );
+    let output = flowc(&["build", "support.flow", "-o", "out.tokb"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!dir.join("out.tokb").exists());
+}
+
+#[test]
+fn corrupted_bytecode_is_an_error_not_a_panic() {
+    let dir = shipped_copy("corrupt");
+    let built = flowc(&["build", "support.flow", "-o", "good.tokb"], &dir);
+    assert_eq!(built.status.code(), Some(0));
+    let bytes = std::fs::read(dir.join("good.tokb")).unwrap();
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0x5a;
+    let cases = [
+        ("flipped.tokb", flipped),
+        ("truncated.tokb", bytes[..bytes.len() / 3].to_vec()),
+        ("empty.tokb", Vec::new()),
+    ];
+    for (name, content) in cases {
+        std::fs::write(dir.join(name), content).unwrap();
+        let output = flowc(&["disasm", name], &dir);
+        assert_eq!(output.status.code(), Some(1), "{name}");
+        assert!(
+            stderr(&output).contains("not valid Tok bytecode"),
+            "{name}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("panicked"),
+            "{name}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn explain_prints_the_code_page() {
+    let output = flowc(&["explain", "F0102"], &repo_root());
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).starts_with("# F0102: unknown queue"));
+    let unknown = flowc(&["explain", "F9999"], &repo_root());
+    assert_eq!(unknown.status.code(), Some(2));
+}
