@@ -248,3 +248,47 @@ fn explain_prints_the_code_page() {
     let unknown = flowc(&["explain", "F9999"], &repo_root());
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn fmt_check_then_rewrite() {
+    let dir = shipped_copy("fmt");
+    edit(
+        &dir.join("support.flow"),
+        "  enqueue technical\n}",
+        "      enqueue   technical ;\n}",
+    );
+    let check = flowc(&["fmt", "--check", "."], &dir);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        stdout(&check).contains("would reformat support.flow"),
+        "{}",
+        stdout(&check)
+    );
+    let rewrite = flowc(&["fmt", "."], &dir);
+    assert_eq!(rewrite.status.code(), Some(0));
+    let shipped = std::fs::read_to_string(repo_root().join("flows/support.flow")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("support.flow")).unwrap(),
+        shipped
+    );
+    let again = flowc(&["fmt", "--check", "."], &dir);
+    assert_eq!(again.status.code(), Some(0));
+}
+
+#[test]
+fn fmt_leaves_a_file_with_syntax_errors_alone() {
+    let dir = shipped_copy("fmt-errors");
+    edit(
+        &dir.join("support.flow"),
+        "play \"connecting-sales\"",
+        "play connecting-sales",
+    );
+    let before = std::fs::read_to_string(dir.join("support.flow")).unwrap();
+    let output = flowc(&["fmt", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("F0001"), "{}", stdout(&output));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("support.flow")).unwrap(),
+        before
+    );
+}

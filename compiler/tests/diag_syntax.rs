@@ -54,3 +54,9 @@ fn invalid_literal_duration_too_long() {
         "flow support\n\non call {\n  menu {\n    prompt \"welcome\"\n    timeout 9999h\n    attempts 3\n    1 => hangup\n  }\n  hangup\n}\n"
     ));
 }
+
+#[test]
+fn option_written_twice_in_a_menu() {
+    let source = "flow support\n\non call {\n  menu {\n    prompt \"welcome\"\n    timeout 5s\n    attempts 3\n    timeout 6s\n    1 => hangup\n  }\n  hangup\n}\n";
+    assert_snapshot!(report(source));
+}

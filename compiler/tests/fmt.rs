@@ -320,15 +320,14 @@ fn option_written_twice_is_rejected() {
     let diagnostics = format(text).unwrap_err();
     assert_eq!(diagnostics.len(), 1);
     let diagnostic = &diagnostics[0];
-    assert_eq!(diagnostic.code, Code::SyntaxError);
+    assert_eq!(diagnostic.code, Code::DuplicateName);
     assert!(
         diagnostic.message.contains("`timeout`"),
         "{}",
         diagnostic.message
     );
     let label = diagnostic.primary_label().unwrap();
-    assert_eq!(&text[label.span.range()], "timeout");
-    assert_eq!(label.span.start, 23);
+    assert_eq!(&text[label.span.range()], "timeout 6s");
 }
 
 #[test]

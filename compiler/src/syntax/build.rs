@@ -649,7 +649,9 @@ impl Builder {
             failures: Vec::new(),
             prompt_span: None,
         };
+        let mut seen = Vec::new();
         for item in parts {
+            self.note_repeat(&mut seen, &item, "menu");
             let mut items = inner(&item);
             match item.as_rule() {
                 Rule::prompt_option => {
@@ -674,6 +676,30 @@ impl Builder {
         Ok(menu)
     }
 
+    /// Reports an option written twice in one menu, collect or lookup; the
+    /// tree keeps only the last, so the first would be lost without a word.
+    /// Arms written twice are the checker's to report.
+    fn note_repeat(&mut self, seen: &mut Vec<(Rule, Span)>, item: &Pair<'_, Rule>, what: &str) {
+        let rule = item.as_rule();
+        if matches!(rule, Rule::failure_arm | Rule::key_arm) {
+            return;
+        }
+        let span = self.span(item);
+        let Some((_, first)) = seen.iter().find(|(r, _)| *r == rule) else {
+            seen.push((rule, span));
+            return;
+        };
+        let name = item.as_str().split_whitespace().next().unwrap_or_default();
+        let diagnostic = Diagnostic::new(
+            Code::DuplicateName,
+            format!("`{name}` is written twice in this {what}"),
+        )
+        .primary(self.file, span, "written again here")
+        .secondary(self.file, *first, "first written here")
+        .help(format!("keep one `{name}`; only one can apply"));
+        self.diagnostics.push(diagnostic);
+    }
+
     fn collect<'a>(&mut self, pair: &Pair<'a, Rule>, mut parts: Inner<'a>) -> Result<Collect> {
         let var = self.ident(&next(&mut parts, pair, "a variable name")?);
         let mut collect = Collect {
@@ -688,7 +714,9 @@ impl Builder {
             sensitive: false,
             failures: Vec::new(),
         };
+        let mut seen = Vec::new();
         for item in parts {
+            self.note_repeat(&mut seen, &item, "collect");
             let mut items = inner(&item);
             match item.as_rule() {
                 Rule::prompt_option => collect.prompts = self.strings(items)?,
@@ -732,7 +760,9 @@ impl Builder {
             timeout: None,
             failures: Vec::new(),
         };
+        let mut seen = Vec::new();
         for item in parts {
+            self.note_repeat(&mut seen, &item, "lookup");
             let mut items = inner(&item);
             match item.as_rule() {
                 Rule::timeout_option => {
