@@ -140,3 +140,18 @@ fn spans_end_at_the_last_token() {
     }
     assert_eq!(parts, ["fri", "08:00..09:00", "2026-01-01"]);
 }
+
+#[test]
+fn starts_with_pattern_after_expression_arm() {
+    let file = parse_ok(
+        "on call {\n  match x {\n    \"1\" => transfer a\n    starts with \"4\" => hangup\n    else => set b = c starts with \"5\"\n  }\n}\n",
+    );
+    let Some(Decl::OnCall(handler)) = file.decls.first() else {
+        panic!("no handler")
+    };
+    let Some(StmtKind::Match(_, arms)) = handler.body.stmts.first().map(|s| &s.kind) else {
+        panic!("no match")
+    };
+    assert_eq!(arms.len(), 3);
+    assert!(matches!(arms[1].pattern, Pattern::StartsWith(_)));
+}
