@@ -19,7 +19,7 @@ pub fn build(file: &Path, output: Option<&Path>, config: Option<&Path>) -> u8 {
     let Some(target) = targets.first() else {
         return usage_error("no flow file given");
     };
-    let project = match load::project(&target.root, config) {
+    let project = match load::project(&target.root, config, &target.only) {
         Ok(project) => project,
         Err(message) => return usage_error(&message),
     };

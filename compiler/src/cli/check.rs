@@ -15,7 +15,7 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool, config: Optio
     };
     let mut report = Report::new(format);
     for target in &targets {
-        let project = match load::project(&target.root, config) {
+        let project = match load::project(&target.root, config, &target.only) {
             Ok(project) => project,
             Err(message) => return usage_error(&message),
         };

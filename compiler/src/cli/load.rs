@@ -69,8 +69,13 @@ pub fn flow_files(root: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Reads a project: its config (`config` or `ROOT/tok.yaml` when it exists),
-/// every flow file under the folder, and the list of prompt files.
-pub fn project(root: &Path, config_path: Option<&Path>) -> Result<Project, String> {
+/// every flow file under the folder and the files in `named`, and the list
+/// of prompt files.
+pub fn project(
+    root: &Path,
+    config_path: Option<&Path>,
+    named: &[PathBuf],
+) -> Result<Project, String> {
     let default_config = root.join(config::FILE_NAME);
     let config_path = config_path
         .map(Path::to_path_buf)
@@ -89,7 +94,15 @@ pub fn project(root: &Path, config_path: Option<&Path>) -> Result<Project, Strin
         .unwrap_or_else(|| root.to_path_buf())
         .join(&project.config.prompts.dir);
     project.prompts = prompt_inventory(&prompts_dir);
-    for file in flow_files(root)? {
+    let mut files = flow_files(root)?;
+    // A file named on the command line is checked even without the `.flow`
+    // extension.
+    for file in named {
+        if !files.iter().any(|f| display(f) == display(file)) {
+            files.push(file.clone());
+        }
+    }
+    for file in files {
         let text = read(&file)?;
         project.add_flow(&display(&file), &text);
     }

@@ -17,7 +17,7 @@ pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileI
         return missing_brace(piece, offset, open, file);
     }
     let found = token_at(piece, at);
-    let span = Span::new(offset + at, offset + at + found.len().max(1));
+    let span = Span::new(offset + at, offset + at + found.len());
     let expected = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
         ErrorVariant::CustomError { message } => message.clone(),

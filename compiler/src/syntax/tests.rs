@@ -155,3 +155,15 @@ fn starts_with_pattern_after_expression_arm() {
     assert_eq!(arms.len(), 3);
     assert!(matches!(arms[1].pattern, Pattern::StartsWith(_)));
 }
+
+#[test]
+fn error_at_end_of_file_points_inside_the_text() {
+    let text = "on call {\n  play \"a\"\n  hangup\n}\nstep s {\n  goto";
+    let (_, diagnostics) = parse(text, FileId(0));
+    assert!(!diagnostics.is_empty());
+    for diagnostic in &diagnostics {
+        for label in &diagnostic.labels {
+            assert!(label.span.end as usize <= text.len(), "{label:?}");
+        }
+    }
+}
