@@ -292,3 +292,119 @@ fn fmt_leaves_a_file_with_syntax_errors_alone() {
         before
     );
 }
+
+#[test]
+fn missing_prompt_folder_is_an_error() {
+    let dir = shipped_copy("prompt-folder");
+    edit(&dir.join("tok.yaml"), "dir: prompts", "dir: promts");
+    let output = flowc(&["check", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    insta::assert_snapshot!(stdout(&output));
+}
+
+#[test]
+fn folder_without_flows_is_a_usage_error() {
+    let dir = std::env::temp_dir().join(format!("flowc-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = flowc(&["check", "."], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("no `.flow` files"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn non_utf8_file_is_reported_and_others_checked() {
+    let dir = shipped_copy("latin2");
+    std::fs::write(
+        dir.join("latin2.flow"),
+        b"// caf\xe9\nflow other answers \"+38615550123\"\n",
+    )
+    .unwrap();
+    edit(
+        &dir.join("support.flow"),
+        "enqueue sales\n}",
+        "enqueue saless\n}",
+    );
+    let output = flowc(&["check", "--format", "json", "."], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("`latin2.flow` is not UTF-8 text"), "{text}");
+    assert!(text.contains("unknown queue `saless`"), "{text}");
+}
+
+#[test]
+fn byte_order_mark_is_ignored() {
+    let dir = shipped_copy("bom");
+    let text = std::fs::read(dir.join("support.flow")).unwrap();
+    std::fs::write(
+        dir.join("support.flow"),
+        [b"\xef\xbb\xbf".as_slice(), &text].concat(),
+    )
+    .unwrap();
+    let output = flowc(&["check", "."], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loop_does_not_hang() {
+    let dir = shipped_copy("symlink");
+    std::os::unix::fs::symlink(".", dir.join("loop")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("loop2")).unwrap();
+    let output = flowc(&["check", "."], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let dir = shipped_copy("deep");
+    let nested = format!(
+        "flow deep answers \"+38615550177\"\n\non call {{\n{}hangup\n{}}}\n",
+        "if true {\n".repeat(5000),
+        "}\n".repeat(5000)
+    );
+    std::fs::write(dir.join("deep.flow"), nested).unwrap();
+    let chain = vec!["true"; 50_000].join(" or ");
+    let long = format!(
+        "flow long answers \"+38615550178\"\n\non call {{\n  let x = {chain}\n  tag \"{{x}}\"\n  hangup\n}}\n"
+    );
+    std::fs::write(dir.join("long.flow"), long).unwrap();
+    for command in [
+        vec!["check", "."],
+        vec!["fmt", "--check", "."],
+        vec!["build", "deep.flow"],
+    ] {
+        let output = flowc(&command, &dir);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{command:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stdout(&output).contains("F0004"),
+            "{command:?}: {}",
+            stdout(&output)
+        );
+    }
+}
+
+#[test]
+fn label_on_a_very_long_line_does_not_panic() {
+    let dir = shipped_copy("long-line");
+    let line = format!(
+        "flow wide answers \"+38615550179\"\n\non call {{\n  tag \"{}\", 5\n  hangup\n}}\n",
+        "x".repeat(70_000)
+    );
+    std::fs::write(dir.join("wide.flow"), line).unwrap();
+    let output = flowc(&["check", "."], &dir);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("wide.flow:4:70011"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -60,3 +60,34 @@ fn option_written_twice_in_a_menu() {
     let source = "flow support\n\non call {\n  menu {\n    prompt \"welcome\"\n    timeout 5s\n    attempts 3\n    timeout 6s\n    1 => hangup\n  }\n  hangup\n}\n";
     assert_snapshot!(report(source));
 }
+
+#[test]
+fn nesting_too_deep() {
+    let depth = 70;
+    let mut source = String::from("flow support\n\non call {\n");
+    for level in 0..depth {
+        source.push_str(&format!("{}if true {{\n", "  ".repeat(level + 1)));
+    }
+    source.push_str("hangup\n");
+    source.push_str(&"}\n".repeat(depth + 1));
+    let report = report(&source);
+    let diagnostics = &report[report.find("=== diagnostics").unwrap_or(0)..];
+    assert_snapshot!(diagnostics);
+}
+
+#[test]
+fn expression_with_too_many_operators() {
+    let terms = vec!["true"; 300].join(" or ");
+    let source =
+        format!("flow support\n\non call {{\n  let x = {terms}\n  tag \"{{x}}\"\n  hangup\n}}\n");
+    let report = report(&source);
+    let diagnostics = &report[report.find("=== diagnostics").unwrap_or(0)..];
+    assert_snapshot!(diagnostics);
+}
+
+#[test]
+fn invalid_literal_unknown_escape() {
+    assert_snapshot!(report(
+        "flow support\n\non call {\n  tag \"a\\qb\"\n  hangup\n}\n"
+    ));
+}

@@ -127,8 +127,8 @@ const GOLDEN: &[(&str, &str, &str)] = &[
     ),
     (
         "strings re-escaped",
-        "on call { play \"a\\\"b\", \"c\\\\d\", \"e\\{f}\", \"g\\qh\" let t = \"x{ n + 1 }y\\n\\t\" }",
-        "on call {\n  play \"a\\\"b\", \"c\\\\d\", \"e\\{f}\", \"gqh\"\n  let t = \"x{n + 1}y\\n\\t\"\n}\n",
+        "on call { play \"a\\\"b\", \"c\\\\d\", \"e\\{f}\", \"g\\}h\" let t = \"x{ n + 1 }y\\n\\t\" }",
+        "on call {\n  play \"a\\\"b\", \"c\\\\d\", \"e\\{f}\", \"g}h\"\n  let t = \"x{n + 1}y\\n\\t\"\n}\n",
     ),
     (
         "blank lines",
@@ -411,7 +411,7 @@ fn string_lit() -> impl Strategy<Value = String> + Clone {
         "\"back\\\\slash\"",
         "\"brace \\{x}\"",
         "\"tab\\tnew\\nline\"",
-        "\"odd \\q escape\"",
+        "\"closing \\} escape\"",
         "\"\u{17e}ivjo\"",
         "\"// not a comment\"",
         "\"\"",

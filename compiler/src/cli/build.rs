@@ -12,6 +12,12 @@ const BYTECODE_EXTENSION: &str = "tokb";
 
 /// Checks the project of one flow file and compiles that flow to bytecode.
 pub fn build(file: &Path, output: Option<&Path>, config: Option<&Path>) -> u8 {
+    if file.is_dir() {
+        let shown = load::display(file);
+        return usage_error(&format!(
+            "`{shown}` is a folder; build one flow file, such as `{shown}/support.flow`"
+        ));
+    }
     let targets = match load::targets(&[file.to_path_buf()]) {
         Ok(targets) => targets,
         Err(message) => return usage_error(&message),

@@ -36,6 +36,7 @@ pub fn run(paths: &[PathBuf], format: Format, deny_warnings: bool, config: Optio
 pub fn check_project(project: &Project, only: &[PathBuf]) -> Vec<Diagnostic> {
     let mut all = project.diagnostics.clone();
     all.extend(flowc::check::check(project));
+    all.sort_by_key(|d| d.primary_label().map(|l| (l.file, l.span.start)));
     if only.is_empty() {
         return all;
     }

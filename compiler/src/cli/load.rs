@@ -2,6 +2,7 @@
 //! into a [`Project`].
 
 use flowc::config;
+use flowc::diag::{Code, Diagnostic, Span};
 use flowc::project::{Project, PromptInventory};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -57,9 +58,12 @@ pub fn flow_files(root: &Path) -> Result<Vec<PathBuf>, String> {
         for entry in entries.flatten() {
             let path = entry.path();
             let is_hidden = entry.file_name().to_string_lossy().starts_with('.');
-            if path.is_dir() && !is_hidden {
+            // `file_type` does not follow symbolic links, so a link to a
+            // folder is never entered and a link loop cannot hang the walk.
+            let is_real_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_real_dir && !is_hidden {
                 pending.push(path);
-            } else if path.extension().is_some_and(|e| e == FLOW_EXTENSION) {
+            } else if path.extension().is_some_and(|e| e == FLOW_EXTENSION) && path.is_file() {
                 found.push(path);
             }
         }
@@ -102,9 +106,14 @@ pub fn project(
             files.push(file.clone());
         }
     }
+    if files.is_empty() {
+        return Err(format!("no `.flow` files in `{}`", display(root)));
+    }
     for file in files {
-        let text = read(&file)?;
-        project.add_flow(&display(&file), &text);
+        add_flow_file(&mut project, &file)?;
+    }
+    if !prompts_dir.is_dir() {
+        report_missing_prompt_folder(&mut project, &prompts_dir);
     }
     Ok(project)
 }
@@ -136,17 +145,66 @@ fn prompt_inventory(dir: &Path) -> PromptInventory {
     }
 }
 
+/// Reads a flow file into the project. A file that is not UTF-8 is
+/// reported as a diagnostic of that file, so the other files are still
+/// checked; a file that cannot be read at all stops the command.
+fn add_flow_file(project: &mut Project, path: &Path) -> Result<(), String> {
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let name = display(path);
+    match String::from_utf8(bytes) {
+        Ok(text) => {
+            project.add_flow(&name, strip_bom(&text));
+        }
+        Err(error) => {
+            let offset = error.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
+            let file = project.sources.add(name.clone(), text);
+            let diagnostic =
+                Diagnostic::new(Code::SyntaxError, format!("`{name}` is not UTF-8 text"))
+                    .primary(file, Span::new(offset, offset + 1), "invalid UTF-8 byte")
+                    .help(
+                        "save the file as UTF-8; flows may contain any language's letters in UTF-8",
+                    );
+            project.diagnostics.push(diagnostic);
+        }
+    }
+    Ok(())
+}
+
+/// Removes a UTF-8 byte order mark, which some Windows editors write; it is
+/// not part of the text and would shift every column of the first line.
+fn strip_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
+fn report_missing_prompt_folder(project: &mut Project, dir: &Path) {
+    let message = format!("prompt folder `{}` not found", display(dir));
+    let mut diagnostic = Diagnostic::new(Code::PromptFolderMissing, message).help(
+        "create it with one folder per language (`en/welcome.wav`), or set `prompts.dir` in tok.yaml",
+    );
+    let place = project
+        .config
+        .location("prompts.dir")
+        .or_else(|| project.config.location("prompts"));
+    if let Some((file, span)) = place {
+        diagnostic = diagnostic.primary(file, span, "this folder does not exist");
+    }
+    project.diagnostics.push(diagnostic);
+}
+
 /// Reads a file as UTF-8 text, with an error naming the file.
 pub fn read(path: &Path) -> Result<String, String> {
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "`{}` is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
             path.display(),
             e.utf8_error().valid_up_to()
         )
-    })
+    })?;
+    Ok(strip_bom(&text).to_string())
 }
 
 /// Returns the path as it is shown in reports.

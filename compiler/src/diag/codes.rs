@@ -57,6 +57,7 @@ codes! {
     SyntaxError = "F0001", Error, "syntax error";
     InvalidLiteral = "F0002", Error, "invalid literal";
     MisplacedDeclaration = "F0003", Error, "declaration in the wrong place";
+    TooDeep = "F0004", Error, "nesting or expression too deep";
     // F01xx: names.
     UnknownVariable = "F0101", Error, "unknown name";
     UnknownQueue = "F0102", Error, "unknown queue";
@@ -99,6 +100,7 @@ codes! {
     UnknownFlow = "F0504", Error, "number mapped to an unknown flow";
     NumberConflict = "F0505", Error, "number mapped to two flows";
     FlowWithoutNumber = "F0506", Warning, "flow that no number reaches";
+    PromptFolderMissing = "F0507", Error, "prompt folder not found";
     // F06xx: building bytecode.
     UnknownFlowName = "F0601", Error, "no flow with this name";
     CannotCompile = "F0602", Error, "flow cannot be compiled";

@@ -89,6 +89,31 @@ fn location(sources: &SourceMap, label: &Label) -> String {
     }
 }
 
+/// Longest source line shown as an excerpt. miette cannot lay out columns
+/// past 65,535, and a very long line is unreadable as an excerpt anyway, so
+/// labels on longer lines are listed by position instead.
+const MAX_EXCERPT_LINE: usize = 2_000;
+
+/// True when every character of the labelled lines fits an excerpt.
+fn fits_excerpt(sources: &SourceMap, label: &Label) -> bool {
+    let Some(file) = sources.get(label.file) else {
+        return false;
+    };
+    let text = file.text.as_str();
+    let start = (label.span.start as usize).min(text.len());
+    let end = (label.span.end as usize).min(text.len());
+    let line_start = text
+        .get(..start)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line_end = text
+        .get(end..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| end + i);
+    text.get(line_start..line_end)
+        .is_some_and(|lines| lines.lines().all(|line| line.len() <= MAX_EXCERPT_LINE))
+}
+
 /// Renders one diagnostic as a miette report without colours, so output is
 /// stable for snapshots and logs; `color` turns on ANSI styling.
 pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -> String {
@@ -97,7 +122,14 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
     let mut labels = Vec::new();
     let mut elsewhere = Vec::new();
     for label in &diagnostic.labels {
-        if Some(label.file) == primary.map(|p| p.file) {
+        if !fits_excerpt(sources, label) {
+            let text = if label.message.is_empty() {
+                "here"
+            } else {
+                label.message.as_str()
+            };
+            elsewhere.push(format!("{text} at {}", location(sources, label)));
+        } else if Some(label.file) == primary.map(|p| p.file) {
             labels.push(labeled_span(label));
         } else {
             elsewhere.push(format!("{} at {}", label.message, location(sources, label)));
@@ -111,9 +143,10 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
             None => note,
         });
     }
+    let source = if labels.is_empty() { None } else { file };
     let report = Report {
         diagnostic,
-        source: file.map(|f| NamedSource::new(f.name.clone(), f.text.clone())),
+        source: source.map(|f| NamedSource::new(f.name.clone(), f.text.clone())),
         labels,
         help,
     };

@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn texts_are_reescaped() {
-        assert_eq!(reprint(r#""a\"b\\c\{d}\n\t\q""#), r#""a\"b\\c\{d}\n\tq""#);
+        assert_eq!(reprint(r#""a\"b\\c\{d}\}\n\t""#), r#""a\"b\\c\{d}}\n\t""#);
         assert_eq!(reprint(r#""n={ (n) + 1 }, \{x}""#), r#""n={n + 1}, \{x}""#);
         assert_eq!(reprint(r#""{f("in")}""#), r#""{f("in")}""#);
     }

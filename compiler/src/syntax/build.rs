@@ -34,6 +34,9 @@ pub struct Builder {
     offset: usize,
     /// Problems found in literals while building (out-of-range numbers).
     pub diagnostics: Vec<Diagnostic>,
+    /// True when building stopped on a problem already in `diagnostics`,
+    /// so the caller reports no syntax error of its own.
+    pub aborted: bool,
 }
 
 fn internal(pair: &Pair<'_, Rule>, what: &str) -> Error<Rule> {
@@ -66,6 +69,7 @@ impl Builder {
             file,
             offset,
             diagnostics: Vec::new(),
+            aborted: false,
         }
     }
 
@@ -145,7 +149,7 @@ impl Builder {
         for part in inner(pair) {
             match part.as_rule() {
                 Rule::string_text => value.push_str(part.as_str()),
-                Rule::string_escape => value.push(unescape(part.as_str())),
+                Rule::string_escape => value.push(self.escape(&part)),
                 Rule::interpolation => {
                     self.diagnostics.push(
                         Diagnostic::new(Code::InvalidLiteral, "a name here cannot contain `{...}`")
@@ -161,6 +165,20 @@ impl Builder {
             }
         }
         Ok(StringLit { value, span })
+    }
+
+    /// Resolves an escape such as `\n`; an unknown one is reported and
+    /// kept as the character after the backslash.
+    fn escape(&mut self, pair: &Pair<'_, Rule>) -> char {
+        if let Some(c) = unescape(pair.as_str()) {
+            return c;
+        }
+        self.invalid_literal(
+            pair,
+            "unknown escape",
+            "known escapes are \\\" \\\\ \\n \\t \\{ and \\}; write `\\\\` for a backslash",
+        );
+        pair.as_str().chars().nth(1).unwrap_or('\\')
     }
 
     fn integer(&mut self, pair: &Pair<'_, Rule>) -> u32 {
@@ -780,10 +798,18 @@ impl Builder {
     /// Builds an `expr` pair: an `if` expression, or operands and
     /// operators grouped by [`PRATT`].
     fn expr(&mut self, pair: &Pair<'_, Rule>) -> Result<Expr> {
-        let mut parts = inner(pair);
-        let first = next(&mut parts, pair, "a value")?;
+        let parts: Vec<_> = inner(pair).collect();
+        let first = parts.first().ok_or_else(|| missing(pair, "a value"))?;
         if first.as_rule() == Rule::if_expr {
-            return self.if_expr(&first);
+            return self.if_expr(first);
+        }
+        let operators = parts.iter().filter(|p| is_operator(p.as_rule())).count();
+        if operators > super::depth::MAX_OPERATORS {
+            let span = self.span(pair);
+            self.diagnostics
+                .push(super::depth::too_many_operators(span, operators, self.file));
+            self.aborted = true;
+            return Err(missing(pair, "a shorter expression"));
         }
         let offset = self.offset;
         let span_of = move |p: &Pair<'_, Rule>| {
@@ -819,7 +845,7 @@ impl Builder {
                 Ok(Expr { kind, span })
             })
             .map_infix(|left, op, right| Ok(binary(infix_op(&op), left?, right?)))
-            .parse(std::iter::once(first).chain(parts))
+            .parse(parts.into_iter())
     }
 
     fn if_expr(&mut self, pair: &Pair<'_, Rule>) -> Result<Expr> {
@@ -880,7 +906,7 @@ impl Builder {
                     match part.as_rule() {
                         Rule::string_text => push_text(&mut parts, part.as_str()),
                         Rule::string_escape => {
-                            push_text(&mut parts, &unescape(part.as_str()).to_string())
+                            push_text(&mut parts, &self.escape(&part).to_string())
                         }
                         _ => {
                             let value = next(&mut inner(&part), &part, "a value")?;
@@ -984,6 +1010,23 @@ static PRATT: std::sync::LazyLock<PrattParser<Rule>> = std::sync::LazyLock::new(
         .op(Op::postfix(Rule::field_access))
 });
 
+fn is_operator(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::or_op
+            | Rule::and_op
+            | Rule::compare_op
+            | Rule::starts_with
+            | Rule::add_op
+            | Rule::mul_op
+            | Rule::not_op
+            | Rule::negate
+            | Rule::field_access
+            | Rule::is_found
+            | Rule::is_missing
+    )
+}
+
 fn infix_op(op: &Pair<'_, Rule>) -> BinOp {
     match op.as_rule() {
         Rule::or_op => BinOp::Or,
@@ -1009,12 +1052,14 @@ fn bin_op(text: &str) -> BinOp {
     }
 }
 
-fn unescape(escape: &str) -> char {
-    match escape.chars().nth(1) {
-        Some('n') => '\n',
-        Some('t') => '\t',
-        Some(c) => c,
-        None => '\\',
+/// Returns the character an escape stands for, or `None` when the escape is
+/// not one of the language's.
+fn unescape(escape: &str) -> Option<char> {
+    match escape.chars().nth(1)? {
+        'n' => Some('\n'),
+        't' => Some('\t'),
+        c @ ('"' | '\\' | '{' | '}') => Some(c),
+        _ => None,
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod ast;
 mod build;
+mod depth;
 mod errors;
 mod split;
 
@@ -44,9 +45,14 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
         if is_blank(piece) {
             continue;
         }
+        if let Some(too_deep) = depth::check_nesting(piece, range.start, file) {
+            diagnostics.push(too_deep);
+            continue;
+        }
         let mut builder = build::Builder::new(file, range.start);
         match builder.declaration(piece) {
             Ok(decl) => tree.decls.push(decl),
+            Err(_) if builder.aborted => {}
             Err(error) => diagnostics.push(errors::syntax_error(&error, piece, range.start, file)),
         }
         diagnostics.append(&mut builder.diagnostics);
@@ -57,7 +63,7 @@ pub fn parse(text: &str, file: FileId) -> (ast::File, Vec<Diagnostic>) {
 /// True when the text holds only white space and comments.
 fn is_blank(text: &str) -> bool {
     text.lines().all(|line| {
-        let line = line.trim();
+        let line = line.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
         line.is_empty() || line.starts_with("//")
     })
 }
