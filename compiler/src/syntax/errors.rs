@@ -30,7 +30,7 @@ pub fn syntax_error(error: &Error<Rule>, piece: &str, offset: usize, file: FileI
     let message = format!("unexpected {found_text}: expected {expected}");
     let mut diagnostic =
         Diagnostic::new(Code::SyntaxError, message).primary(file, span, "not expected here");
-    if let Some(help) = help_for(found) {
+    if let Some(help) = help_for(piece, at, found) {
         diagnostic = diagnostic.help(help);
     }
     diagnostic
@@ -88,7 +88,31 @@ fn token_at(piece: &str, at: usize) -> &str {
     rest.get(..len).unwrap_or("").trim_end_matches('\n')
 }
 
-fn help_for(found: &str) -> Option<String> {
+fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
+    let line_start = piece
+        .get(..at)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line_before = piece.get(line_start..at).unwrap_or("");
+    match open_text(line_before) {
+        OpenText::Interpolation => {
+            return Some(String::from(
+                "a `{` in a text starts a value: close it with `}`, or write `\\{` for a brace",
+            ));
+        }
+        OpenText::Text => {
+            return Some(String::from(
+                "this text is not closed: add the closing `\"` on the same line",
+            ));
+        }
+        OpenText::None => {}
+    }
+    let assigns = ["let ", "set "]
+        .iter()
+        .any(|w| line_before.trim_start().starts_with(w));
+    if found == "=" && assigns && line_before.trim_end().ends_with('=') {
+        return Some(String::from("`let` and `set` take one `=`; `==` compares"));
+    }
     if found == "=" {
         return Some(String::from(
             "compare with `==`; to change a variable write `set NAME = VALUE`",
@@ -97,6 +121,21 @@ fn help_for(found: &str) -> Option<String> {
     if found == "}" {
         return Some(String::from(
             "the block ends before it is complete; check the line above",
+        ));
+    }
+    if found
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() && !c.is_ascii())
+    {
+        return Some(String::from(
+            "names use ASCII letters, digits and `_`; other letters may appear inside quoted texts",
+        ));
+    }
+    let declaration_words = ["flow", "hours", "queue", "on", "after", "step", "subflow"];
+    if declaration_words.contains(&found) && !line_before.trim().is_empty() {
+        return Some(String::from(
+            "a declaration starts at the beginning of its own line",
         ));
     }
     if found.chars().next().is_some_and(|c| c.is_ascii_digit())
@@ -108,6 +147,40 @@ fn help_for(found: &str) -> Option<String> {
         ));
     }
     None
+}
+
+/// What a line ends inside of, so far.
+enum OpenText {
+    /// Not inside a text.
+    None,
+    /// Inside a quoted text.
+    Text,
+    /// Inside a `{...}` value of a quoted text.
+    Interpolation,
+}
+
+/// Tells whether the line so far ends inside a text or its `{...}`.
+fn open_text(line: &str) -> OpenText {
+    let mut in_text = false;
+    let mut braces = 0usize;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if in_text => {
+                chars.next();
+            }
+            '/' if !in_text && chars.peek() == Some(&'/') => break,
+            '"' if braces == 0 => in_text = !in_text,
+            '{' if in_text => braces += 1,
+            '}' if in_text && braces > 0 => braces -= 1,
+            _ => {}
+        }
+    }
+    match (in_text, braces) {
+        (false, _) => OpenText::None,
+        (true, 0) => OpenText::Text,
+        (true, _) => OpenText::Interpolation,
+    }
 }
 
 /// Lists the expected rules in plain words, without repeats.
