@@ -7,7 +7,7 @@
 //! that references to it are not reported as unknown on top of the syntax
 //! error.
 
-use crate::diag::{Code, Diagnostic, FileId, Span};
+use crate::diag::{Code, Diagnostic, FileId, Span, did_you_mean};
 use crate::project::Project;
 use crate::syntax::ast::{Decl, FlowHeader, Handler, Hours, Named, Queue};
 use crate::syntax::split_declarations;
@@ -23,6 +23,9 @@ pub struct Entry<'a, T> {
     pub decl: &'a T,
     /// True once something refers to it.
     pub used: Cell<bool>,
+    /// True when an unknown name resembles it: the did-you-mean of that
+    /// error names it, so it is not also reported as unused.
+    pub guessed: Cell<bool>,
 }
 
 /// Project-wide declarations of one kind, in source order.
@@ -62,6 +65,14 @@ impl<'a, T> Table<'a, T> {
         self.by_name.keys().copied()
     }
 
+    /// Notes that an unknown `name` was written: the declaration it
+    /// resembles, if any, is the one meant.
+    pub fn guess(&self, name: &str) {
+        if let Some(entry) = did_you_mean(name, self.names()).and_then(|close| self.get(close)) {
+            entry.guessed.set(true);
+        }
+    }
+
     /// Adds a declaration; returns the earlier one when the name is taken.
     fn add(&mut self, name: &'a str, file: FileId, decl: &'a T) -> Option<&Entry<'a, T>> {
         if let Some(&i) = self.by_name.get(name) {
@@ -72,6 +83,7 @@ impl<'a, T> Table<'a, T> {
             file,
             decl,
             used: Cell::new(false),
+            guessed: Cell::new(false),
         });
         None
     }
@@ -155,10 +167,12 @@ impl<'a> Index<'a> {
     /// duplicate declarations.
     pub fn build(project: &'a Project, out: &mut Vec<Diagnostic>) -> Self {
         let mut index = Index::default();
+        let with_errors = files_with_syntax_errors(project);
         for file in &project.files {
             let text = project.sources.get(file.id).map_or("", |f| f.text.as_str());
             let starts: Vec<u32> = file.ast.decls.iter().map(|d| d.span().start).collect();
-            let broken = broken_declarations(text, &starts);
+            let mut broken = broken_declarations(text, &starts);
+            broken.any |= with_errors.contains(&file.id);
             index.flows.broken.extend(broken.flows.iter().cloned());
             index
                 .schedules
@@ -384,6 +398,17 @@ pub fn keyword_span(span: Span, words: &str) -> Span {
         start: span.start,
         end: span.start.saturating_add(len).min(span.end.max(span.start)),
     }
+}
+
+/// Returns the files that have a syntax error: some declaration of theirs
+/// is missing from the syntax tree, or incomplete.
+pub fn files_with_syntax_errors(project: &Project) -> HashSet<FileId> {
+    project
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::SyntaxError)
+        .filter_map(|d| d.primary_label().map(|l| l.file))
+        .collect()
 }
 
 /// Reads the pieces of a file that did not become declarations.

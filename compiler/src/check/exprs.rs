@@ -243,7 +243,10 @@ impl<'c, 'a> ExprCx<'c, 'a> {
     /// Reports a language literal that `tok.yaml` does not declare.
     pub fn check_language(&mut self, language: &str, span: Span) {
         let languages = &self.env.config.languages;
-        if !self.emitting() || languages.iter().any(|l| l == language) {
+        if !self.emitting()
+            || !self.env.trust.languages()
+            || languages.iter().any(|l| l == language)
+        {
             return;
         }
         let diagnostic = Diagnostic::new(
@@ -506,7 +509,7 @@ impl<'c, 'a> ExprCx<'c, 'a> {
         if let Some(ty) = self.env.contact_field(&field.name) {
             return ty;
         }
-        if self.emitting() {
+        if self.emitting() && self.env.trust.missing_field(self.env.config, &field.name) {
             let diagnostic = Diagnostic::new(
                 Code::UnknownField,
                 format!(
@@ -633,21 +636,42 @@ impl<'c, 'a> ExprCx<'c, 'a> {
         if schedules.is_broken(&ident.name) || !self.emitting() {
             return;
         }
-        let message = if self.vars.get(&ident.name).is_some() {
-            format!(
-                "`{}` is a variable, but `{function}` needs a schedule",
-                ident.name
-            )
+        schedules.guess(&ident.name);
+        let other_kind = if self.vars.get(&ident.name).is_some() {
+            Some("a variable")
+        } else if self.env.index.queues.get(&ident.name).is_some() {
+            Some("a queue")
         } else {
-            format!("unknown schedule `{}`", ident.name)
+            None
+        };
+        let (message, help) = match other_kind {
+            Some(kind) => {
+                let mut known: Vec<&str> = schedules.names().collect();
+                known.sort_unstable();
+                let help = match known.as_slice() {
+                    [] => format!(
+                        "`{function}` takes a schedule declared with `hours NAME in \"ZONE\" {{ ... }}`"
+                    ),
+                    [first, ..] => format!(
+                        "`{function}` takes a schedule declared with `hours`, such as `{function}({first})`"
+                    ),
+                };
+                (
+                    format!(
+                        "`{}` is {kind}, but `{function}` needs a schedule",
+                        ident.name
+                    ),
+                    help,
+                )
+            }
+            None => (
+                format!("unknown schedule `{}`", ident.name),
+                unknown_name_help("schedule", &ident.name, schedules.names()),
+            ),
         };
         let diagnostic = Diagnostic::new(Code::UnknownSchedule, message)
             .primary(self.file, ident.span, "no schedule of this name")
-            .help(unknown_name_help(
-                "schedule",
-                &ident.name,
-                schedules.names(),
-            ));
+            .help(help);
         self.report(diagnostic);
     }
 
@@ -732,7 +756,11 @@ impl<'c, 'a> ExprCx<'c, 'a> {
 
     fn equality(&mut self, expr: &Expr, op: BinOp, left: (&Expr, Type), right: (&Expr, Type)) {
         let (a, b) = (left.1, right.1);
-        if a == Type::Unknown || b == Type::Unknown || types::equatable(a, b) {
+        if a == Type::Unknown || b == Type::Unknown {
+            return;
+        }
+        if types::equatable(a, b) {
+            self.digits_against_text(expr, op, left, right);
             return;
         }
         for ((_, side_ty), (other, other_ty)) in [(left, right), (right, left)] {
@@ -772,6 +800,38 @@ impl<'c, 'a> ExprCx<'c, 'a> {
         );
         let diagnostic = self.operand_mismatch(expr, message, left, right, help);
         self.report(diagnostic);
+    }
+
+    /// Reports digits compared with a text literal that contains characters no
+    /// caller can press: the comparison always has the same result.
+    fn digits_against_text(
+        &mut self,
+        expr: &Expr,
+        op: BinOp,
+        left: (&Expr, Type),
+        right: (&Expr, Type),
+    ) {
+        for ((digits, digits_ty), (other, _)) in [(left, right), (right, left)] {
+            let Some(text) = plain_literal(other) else {
+                continue;
+            };
+            if digits_ty != Type::Digits || is_key_text(text) || !self.emitting() {
+                continue;
+            }
+            let result = if op == BinOp::Ne { "true" } else { "false" };
+            let diagnostic = Diagnostic::new(
+                Code::TypeMismatch,
+                format!(
+                    "`{}` is always {result}: digits never equal \"{text}\"",
+                    self.snippet(expr.span)
+                ),
+            )
+            .primary(self.file, other.span, "not digits")
+            .secondary(self.file, digits.span, "this is digits")
+            .help("digits hold only the keys 0-9, * and #; compare with such text, such as `\"1234\"`");
+            self.report(diagnostic);
+            return;
+        }
     }
 
     fn ordering(&mut self, expr: &Expr, op: BinOp, left: (&Expr, Type), right: (&Expr, Type)) {
@@ -816,6 +876,26 @@ impl<'c, 'a> ExprCx<'c, 'a> {
             return if textual { Type::Text } else { Type::Unknown };
         }
         if let Some(ty) = types::arithmetic(op, a, b) {
+            if matches!(op, BinOp::Div | BinOp::Rem)
+                && matches!(right.0.kind, ExprKind::Int(0))
+                && self.emitting()
+            {
+                let what = if op == BinOp::Div {
+                    "division"
+                } else {
+                    "remainder of a division"
+                };
+                let diagnostic = Diagnostic::new(
+                    Code::InvalidLiteral,
+                    format!("{what} by zero: `{}`", self.snippet(expr.span)),
+                )
+                .primary(self.file, right.0.span, "the divisor is 0")
+                .help(format!(
+                    "`{}` has no result for a divisor of 0; use another divisor",
+                    op.as_str()
+                ));
+                self.report(diagnostic);
+            }
             return ty;
         }
         if self.emitting() {
@@ -901,6 +981,8 @@ impl<'c, 'a> ExprCx<'c, 'a> {
             .help("give both branches values of one type");
             self.report(diagnostic);
         }
-        a
+        // The type of the whole is unknown; where it is used, no second
+        // error follows from the one mistake.
+        Type::Unknown
     }
 }

@@ -18,20 +18,22 @@ mod report;
 mod scc;
 mod spans;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use body::{BodyFacts, BodyKind, Returns, Walker};
 use loops::SubflowFacts;
 
-use crate::diag::{Code, Diagnostic, FileId};
+use crate::diag::{Code, Diagnostic, FileId, did_you_mean};
 use crate::project::{FlowFile, Project};
 use crate::syntax::ast::{Block, Decl, Handler, Named, Stmt, StmtKind};
 
-/// Adds this module's problems to `diagnostics`.
-pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
+/// Adds this module's problems to `diagnostics`. Steps of the files in
+/// `broken` are not reported as unreached: a declaration of theirs failed
+/// to parse and may hold the `goto` that reaches them.
+pub fn check(project: &Project, broken: &HashSet<FileId>, diagnostics: &mut Vec<Diagnostic>) {
     let returns = check_subflows(project, diagnostics);
     for file in &project.files {
-        check_file(file, &returns, diagnostics);
+        check_file(file, broken.contains(&file.id), &returns, diagnostics);
     }
 }
 
@@ -168,9 +170,12 @@ fn for_each_nested_block<'a>(stmt: &'a Stmt, visit: &mut dyn FnMut(&'a Block)) {
 }
 
 /// Walks a flow file's `on call` and the steps it reaches, reports the
-/// steps it does not reach, and the loops among the steps.
+/// steps it does not reach, and the loops among the steps. A `goto` to an
+/// unknown step reaches the step its did-you-mean names, so one misspelt
+/// name is not also reported as an unreached step.
 fn check_file(
     file: &FlowFile,
+    broken: bool,
     returns: &HashMap<&str, Returns>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -207,7 +212,12 @@ fn check_file(
     let mut pending: Vec<usize> = Vec::new();
     let mut reach = |body: &BodyFacts<'_>, pending: &mut Vec<usize>| {
         for goto in &body.gotos {
-            if let Some(&target) = index.get(goto.target.name.as_str())
+            let name = goto.target.name.as_str();
+            let target = index.get(name).or_else(|| {
+                let close = did_you_mean(name, steps.iter().map(|s| s.name.name.as_str()))?;
+                index.get(close)
+            });
+            if let Some(&target) = target
                 && let Some(queued) = queued.get_mut(target)
                 && !*queued
             {
@@ -232,9 +242,12 @@ fn check_file(
         }
     }
 
+    // A file without a `flow` header is reported as such (F0003); one
+    // with a broken declaration may hold the missing `goto`.
+    let has_header = file.ast.decls.iter().any(|d| matches!(d, Decl::Flow(_)));
     for (i, step) in steps.iter().enumerate() {
         let first_of_name = index.get(step.name.name.as_str()) == Some(&i);
-        if first_of_name && facts.get(i).is_some_and(Option::is_none) {
+        if has_header && !broken && first_of_name && facts.get(i).is_some_and(Option::is_none) {
             diagnostics.push(unreached_step(file.id, step));
         }
     }

@@ -13,6 +13,7 @@ mod prompts;
 mod schedule;
 mod scope;
 mod stmts;
+mod trust;
 mod types;
 
 use crate::diag::{Code, Diagnostic};
@@ -23,7 +24,8 @@ use crate::project::Project;
 pub fn check(project: &Project) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     names::check(project, &mut diagnostics);
-    flowgraph::check(project, &mut diagnostics);
+    let broken = decls::files_with_syntax_errors(project);
+    flowgraph::check(project, &broken, &mut diagnostics);
     schedule::check(project, &mut diagnostics);
     drop_follow_on_errors(project, &mut diagnostics);
     diagnostics.sort_by_key(|d| d.primary_label().map(|l| (l.file, l.span.start)));

@@ -8,6 +8,8 @@
 //! and [`super::numbers`] checks which numbers reach which flows.
 
 use super::decls::Index;
+use super::prompts::{self, PromptUse};
+use super::trust::Trust;
 use super::types::Type;
 use super::{numbers, options, stmts};
 use crate::config::{BUILTIN_CONTACT_FIELDS, Config};
@@ -37,6 +39,10 @@ pub struct Env<'a> {
     pub config: &'a Config,
     /// Its declarations.
     pub index: Index<'a>,
+    /// What the config can be relied on for.
+    pub trust: Trust,
+    /// Every place that plays a prompt, for [`prompts::report`].
+    pub prompt_uses: RefCell<Vec<PromptUse>>,
     /// Problems of queue options already reported, by code, place and
     /// message, so a queue entered from many places reports each once.
     reported: RefCell<HashSet<(Code, FileId, Span, String)>>,
@@ -116,6 +122,8 @@ pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         project,
         config: &project.config,
         index,
+        trust: Trust::new(project),
+        prompt_uses: RefCell::new(Vec::new()),
         reported: RefCell::new(HashSet::new()),
     };
     for entry in &env.index.queues.entries {
@@ -141,12 +149,18 @@ pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
         report_unused(&env, diagnostics);
     }
     numbers::check(&env, diagnostics);
+    prompts::report(&env, diagnostics);
 }
 
 /// Reports schedules, queues and sub-flows that nothing refers to.
 fn report_unused(env: &Env<'_>, out: &mut Vec<Diagnostic>) {
     let index = &env.index;
-    for entry in index.schedules.entries.iter().filter(|e| !e.used.get()) {
+    for entry in index
+        .schedules
+        .entries
+        .iter()
+        .filter(|e| !e.used.get() && !e.guessed.get())
+    {
         let name = &entry.decl.name;
         out.push(
             Diagnostic::new(
@@ -157,7 +171,12 @@ fn report_unused(env: &Env<'_>, out: &mut Vec<Diagnostic>) {
             .help(format!("test it with `open({})`, or remove it", name.name)),
         );
     }
-    for entry in index.queues.entries.iter().filter(|e| !e.used.get()) {
+    for entry in index
+        .queues
+        .entries
+        .iter()
+        .filter(|e| !e.used.get() && !e.guessed.get())
+    {
         let name = &entry.decl.name;
         out.push(
             Diagnostic::new(
@@ -171,7 +190,12 @@ fn report_unused(env: &Env<'_>, out: &mut Vec<Diagnostic>) {
             )),
         );
     }
-    for entry in index.subflows.entries.iter().filter(|e| !e.used.get()) {
+    for entry in index
+        .subflows
+        .entries
+        .iter()
+        .filter(|e| !e.used.get() && !e.guessed.get())
+    {
         let name = &entry.decl.name;
         out.push(
             Diagnostic::new(

@@ -4,7 +4,7 @@
 use super::decls::{Entry, keyword_span};
 use super::names::Env;
 use super::prompts;
-use crate::diag::{Code, Diagnostic, FileId, Span, unknown_name_help};
+use crate::diag::{Code, Diagnostic, FileId, Span, did_you_mean, unknown_name_help};
 use crate::syntax::ast::{
     Collect, DurationLit, FailureArm, FailureKind, IntLit, Lookup, Menu, Need, Queue, QueueOption,
 };
@@ -316,13 +316,13 @@ pub fn queue(env: &Env<'_>, entry: &Entry<'_, Queue>, out: &mut Vec<Diagnostic>)
             }
             QueueOption::Announce { what, every, .. } => {
                 if let crate::syntax::ast::Announcement::Prompt(lit) = what {
-                    prompts::check(env, file, &lit.value, lit.span, out);
+                    prompts::used(env, file, &lit.value, lit.span);
                 }
                 positive(file, "every", *every, out);
             }
             QueueOption::Music(lit, _) => {
                 music = true;
-                prompts::check(env, file, &lit.value, lit.span, out);
+                prompts::used(env, file, &lit.value, lit.span);
             }
             QueueOption::MaxCallers(0, span) => out.push(out_of_range(
                 file,
@@ -334,6 +334,14 @@ pub fn queue(env: &Env<'_>, entry: &Entry<'_, Queue>, out: &mut Vec<Diagnostic>)
             _ => {}
         }
     }
+    // A skill of `needs` that is unknown may be a misspelling of the skill
+    // relaxed or dropped; that is reported once, as the unknown skill.
+    let unknown_needs: Vec<&str> = needed
+        .keys()
+        .copied()
+        .filter(|name| !env.config.skills.contains_key(*name))
+        .collect();
+    let misspelt = |skill: &str| did_you_mean(skill, unknown_needs.iter().copied()).is_some();
     for option in &queue.options {
         match option {
             QueueOption::Relax {
@@ -341,18 +349,20 @@ pub fn queue(env: &Env<'_>, entry: &Entry<'_, Queue>, out: &mut Vec<Diagnostic>)
             } => {
                 if let Some(&required) = needed.get(skill.name.as_str()) {
                     relax_level(file, skill, *level, required, *span, out);
-                } else {
+                } else if !misspelt(&skill.name) {
                     not_needed(env, file, &queue.name.name, skill, "relax", out);
                 }
             }
-            QueueOption::Drop { skill, .. } if !needed.contains_key(skill.name.as_str()) => {
+            QueueOption::Drop { skill, .. }
+                if !needed.contains_key(skill.name.as_str()) && !misspelt(&skill.name) =>
+            {
                 not_needed(env, file, &queue.name.name, skill, "drop", out);
             }
             _ => {}
         }
     }
     if !music {
-        prompts::check_default_music(env, file, &queue.name.name, queue.name.span, out);
+        prompts::used_as_default_music(env, file, &queue.name.name, queue.name.span);
     }
 }
 
@@ -415,6 +425,9 @@ fn known_skill(
 ) -> Option<u32> {
     if let Some(declared) = env.config.skills.get(&skill.name) {
         return Some(declared.max_level);
+    }
+    if !env.trust.skills() {
+        return None;
     }
     out.push(
         Diagnostic::new(

@@ -9,11 +9,11 @@
 //! those entry states and reports.
 
 use super::decls::{Entry, Unit, keyword_span};
-use super::exprs::{ExprCx, facts, is_key_text, with_article};
+use super::exprs::{ExprCx, facts, is_key_text, plain_literal, with_article};
 use super::names::{Env, Place};
 use super::scope::{Bits, Origin, State, TypeSlot, Var, Vars};
 use super::types::Type;
-use super::{builtins, options, prompts};
+use super::{builtins, numbers, options, prompts};
 use crate::config::HookKind;
 use crate::diag::{Code, Diagnostic, FileId, Span, did_you_mean, unknown_name_help};
 use crate::syntax::ast::{
@@ -383,7 +383,7 @@ impl<'c, 'a> Walker<'c, 'a> {
 
     fn prompt(&mut self, lit: &StringLit) {
         if self.emit {
-            prompts::check(self.env, self.file, &lit.value, lit.span, &mut self.out);
+            prompts::used(self.env, self.file, &lit.value, lit.span);
         }
     }
 
@@ -416,7 +416,11 @@ impl<'c, 'a> Walker<'c, 'a> {
             StmtKind::Match(subject, arms) => self.match_stmt(subject, arms, state),
             StmtKind::Goto(step) => self.goto(step, state),
             StmtKind::Run(sub) => self.run(sub),
-            StmtKind::Return | StmtKind::Voicemail(_) | StmtKind::Hangup => {
+            StmtKind::Voicemail(mailbox) => {
+                self.mailbox(mailbox);
+                *state = self.unreachable();
+            }
+            StmtKind::Return | StmtKind::Hangup => {
                 *state = self.unreachable();
             }
             StmtKind::Enqueue(queue, otherwise) => {
@@ -807,16 +811,36 @@ impl<'c, 'a> Walker<'c, 'a> {
         if self.broken_steps.contains(&step.name) {
             return;
         }
-        let help = if self.env.index.subflows.get(&step.name).is_some() {
-            format!(
-                "`{}` is a sub-flow; enter it with `run {}`",
-                step.name, step.name
+        let index = &self.env.index;
+        let (message, help) = if index.subflows.get(&step.name).is_some() {
+            (
+                format!("unknown step `{}`", step.name),
+                format!(
+                    "`{}` is a sub-flow; enter it with `run {}`",
+                    step.name, step.name
+                ),
+            )
+        } else if index.queues.get(&step.name).is_some() {
+            (
+                format!("`{}` is a queue, not a step", step.name),
+                format!("send the call to the queue with `enqueue {}`", step.name),
+            )
+        } else if index.schedules.get(&step.name).is_some() {
+            (
+                format!("`{}` is a schedule, not a step", step.name),
+                format!(
+                    "test the schedule with `if open({}) {{ ... }}`; `goto` names a step of this flow",
+                    step.name
+                ),
             )
         } else {
-            unknown_name_help("step", &step.name, self.steps.keys().copied())
+            (
+                format!("unknown step `{}`", step.name),
+                unknown_name_help("step", &step.name, self.steps.keys().copied()),
+            )
         };
         self.out.push(
-            Diagnostic::new(Code::UnknownStep, format!("unknown step `{}`", step.name))
+            Diagnostic::new(Code::UnknownStep, message)
                 .primary(self.file, step.span, "no step of this name in this flow")
                 .help(help),
         );
@@ -831,6 +855,7 @@ impl<'c, 'a> Walker<'c, 'a> {
         if !self.emit || subflows.is_broken(&sub.name) {
             return;
         }
+        subflows.guess(&sub.name);
         let help = if self.steps.contains_key(sub.name.as_str()) {
             format!(
                 "`{}` is a step; continue there with `goto {}`",
@@ -866,17 +891,22 @@ impl<'c, 'a> Walker<'c, 'a> {
                 }
             }
             None if self.emit && !queues.is_broken(&queue.name) => {
+                queues.guess(&queue.name);
+                let help = if self.steps.contains_key(queue.name.as_str()) {
+                    format!(
+                        "`{}` is a step; continue there with `goto {}`",
+                        queue.name, queue.name
+                    )
+                } else {
+                    unknown_name_help("queue", &queue.name, queues.names())
+                };
                 self.out.push(
                     Diagnostic::new(
                         Code::UnknownQueue,
                         format!("unknown queue `{}`", queue.name),
                     )
                     .primary(self.file, queue.span, "no queue of this name")
-                    .help(unknown_name_help(
-                        "queue",
-                        &queue.name,
-                        queues.names(),
-                    )),
+                    .help(help),
                 );
             }
             None => {}
@@ -971,9 +1001,32 @@ impl<'c, 'a> Walker<'c, 'a> {
         self.file = saved;
     }
 
+    fn mailbox(&mut self, mailbox: &StringLit) {
+        if !self.emit || !mailbox.value.trim().is_empty() {
+            return;
+        }
+        self.out.push(
+            Diagnostic::new(Code::InvalidLiteral, "`voicemail` names no mailbox")
+                .primary(self.file, mailbox.span, "empty mailbox name")
+                .help("name the mailbox the message goes to, such as `voicemail \"support\"`"),
+        );
+    }
+
     fn destination(&mut self, destination: &Expr, state: &State) {
         let ty = self.expr(destination, state);
-        if ty.is_textual() || ty == Type::Unknown || !self.emit {
+        if !self.emit {
+            return;
+        }
+        if let Some(text) = plain_literal(destination) {
+            // A computed destination is checked when the call runs.
+            self.out.extend(numbers::check_destination(
+                self.file,
+                text,
+                destination.span,
+            ));
+            return;
+        }
+        if ty.is_textual() || ty == Type::Unknown {
             return;
         }
         let message = format!(
@@ -1003,6 +1056,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             .map(|(name, _)| name.as_str());
         let diagnostic = match hooks.get(&hook.name) {
             Some(found) if found.kind == need => return,
+            None if !self.env.trust.missing_hook(self.env.config, &hook.name) => return,
             Some(found) => {
                 let known: Vec<String> = of_kind.map(|n| format!("`{n}`")).collect();
                 let others = if known.is_empty() {

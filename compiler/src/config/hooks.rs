@@ -263,7 +263,12 @@ fn read_contact_fields(
 ) -> BTreeMap<String, String> {
     let mut fields = BTreeMap::new();
     for entry in reader.entries(field, "{ name: /data/name }") {
-        if !is_contact_field(&entry.key, config) {
+        // A field written under `crm.fields` with an invalid type is
+        // reported there; it is not unknown.
+        let declared = reader
+            .locations
+            .contains_key(&format!("crm.fields.{}", entry.key));
+        if !declared && !is_contact_field(&entry.key, config) {
             let message = format!("unknown contact field `{}` at {}", entry.key, entry.place());
             let help = unknown_contact_field_help(&entry.key, config);
             reader.invalid(entry.key_span, message, "unknown contact field", help);

@@ -16,7 +16,7 @@ mod values;
 mod yaml;
 
 pub use parse::parse;
-pub use values::number_digits;
+pub use values::{check_number, number_digits};
 
 use crate::diag::{FileId, Span};
 use std::collections::BTreeMap;

@@ -449,6 +449,16 @@ fn invalid_crm_fields() {
 }
 
 #[test]
+fn hook_field_of_invalid_type() {
+    let text = "crm:\n  fields:\n    tier: txt\nhooks:\n  sf:\n    kind: crm\n    url: \"http://127.0.0.1:9/{key}\"\n    fields:\n      tier: /tier\n";
+    let got = only(text);
+    assert!(
+        got.starts_with("F0503 `txt`: invalid CRM field type `txt`"),
+        "{got}"
+    );
+}
+
+#[test]
 fn invalid_prompts_dir() {
     let got = only("prompts:\n  dir: 5\n");
     assert_eq!(

@@ -16,8 +16,12 @@ pub fn number_digits(number: &str) -> String {
         .collect()
 }
 
+/// Most digits a phone number has (ITU-T E.164).
+const MAX_NUMBER_DIGITS: usize = 15;
+
 /// Checks a dialled number as written: digits, an optional leading `+`, and
-/// spaces, dashes, dots or brackets between digit groups.
+/// spaces, dashes, dots or brackets between digit groups; at most 15
+/// digits.
 pub fn check_number(number: &str) -> Result<(), &'static str> {
     let digits = number_digits(number);
     let body = digits.strip_prefix('+').unwrap_or(&digits);
@@ -31,6 +35,9 @@ pub fn check_number(number: &str) -> Result<(), &'static str> {
     }
     if number.trim() != number {
         return Err("a number must not start or end with a space");
+    }
+    if body.len() > MAX_NUMBER_DIGITS {
+        return Err("a phone number has at most 15 digits");
     }
     Ok(())
 }
@@ -205,6 +212,8 @@ mod tests {
         assert!(check_number("sales").is_err());
         assert!(check_number("1+2").is_err());
         assert!(check_number(" 123").is_err());
+        assert_eq!(check_number("+386 1 555 0100 1234"), Ok(()));
+        assert!(check_number("1234567890123456").is_err());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use super::check;
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{Code, Diagnostic, FileId};
 use crate::project::{Project, PromptInventory};
+use std::collections::HashSet;
 
 /// Checks one file and returns the project and this module's diagnostics.
 fn run(files: &[&str]) -> (Project, Vec<Diagnostic>) {
@@ -16,7 +17,7 @@ fn run(files: &[&str]) -> (Project, Vec<Diagnostic>) {
         project.diagnostics
     );
     let mut diagnostics = Vec::new();
-    check(&project, &mut diagnostics);
+    check(&project, &HashSet::new(), &mut diagnostics);
     diagnostics.sort_by_key(|d| d.primary_label().map(|l| (l.file, l.span.start)));
     (project, diagnostics)
 }
@@ -294,6 +295,31 @@ fn unreached_steps_are_not_walked() {
     // The step's own end is not reported while nothing reaches it.
     let text = "flow f\non call {\n  hangup\n}\nstep a {\n  play \"x\"\n}\n";
     assert_eq!(found(text), ["F0302 5:6"]);
+}
+
+#[test]
+fn headerless_file_steps_not_unreached() {
+    // The step is reported as misplaced (F0003) by the name checks.
+    let text = "on call {\n  hangup\n}\nstep a {\n  hangup\n}\n";
+    assert_eq!(found(text), Vec::<String>::new());
+}
+
+#[test]
+fn steps_of_a_broken_file_are_not_unreached() {
+    let text = "flow f\non call {\n  hangup\n}\nstep a {\n  hangup\n}\n";
+    let mut project = Project::new(None, PromptInventory::default());
+    let id = project.add_flow("f.flow", text);
+    let broken: HashSet<FileId> = [id].into_iter().collect();
+    let mut diagnostics = Vec::new();
+    check(&project, &broken, &mut diagnostics);
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+}
+
+#[test]
+fn misspelt_goto_reaches_the_step_it_resembles() {
+    // The unknown step is reported by the name checks, with did-you-mean.
+    let text = "flow f\non call {\n  goto salse\n}\nstep sales {\n  hangup\n}\n";
+    assert_eq!(found(text), Vec::<String>::new());
 }
 
 #[test]
