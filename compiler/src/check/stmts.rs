@@ -456,7 +456,7 @@ impl<'c, 'a> Walker<'c, 'a> {
 
     /// Reports a statement written where it cannot run.
     fn check_place(&mut self, stmt: &Stmt) {
-        let keyword = statement_keyword(&stmt.kind);
+        let keyword = StmtKind::keyword(&stmt.kind);
         let span = keyword_span(stmt.span, keyword);
         let call_only = matches!(
             stmt.kind,
@@ -1101,37 +1101,6 @@ impl<'c, 'a> Walker<'c, 'a> {
             }
         };
         self.out.push(diagnostic);
-    }
-}
-
-/// Returns the words a statement starts with.
-fn statement_keyword(kind: &StmtKind) -> &'static str {
-    match kind {
-        StmtKind::Play(_) => "play",
-        StmtKind::Menu(_) => "menu",
-        StmtKind::Collect(_) => "collect",
-        StmtKind::Lookup(_) => "lookup",
-        StmtKind::Let(..) => "let",
-        StmtKind::Set(..) => "set",
-        StmtKind::If { .. } => "if",
-        StmtKind::Match(..) => "match",
-        StmtKind::Goto(_) => "goto",
-        StmtKind::Run(_) => "run",
-        StmtKind::Return => "return",
-        StmtKind::Enqueue(..) => "enqueue",
-        StmtKind::Transfer(_) => "transfer",
-        StmtKind::Voicemail(_) => "voicemail",
-        StmtKind::Hangup => "hangup",
-        StmtKind::Record(RecordMode::On) => "record on",
-        StmtKind::Record(RecordMode::Off) => "record off",
-        StmtKind::Record(RecordMode::Pause) => "record pause",
-        StmtKind::Record(RecordMode::Resume) => "record resume",
-        StmtKind::Tag(_) => "tag",
-        StmtKind::Timeline(_) => "timeline",
-        StmtKind::Ticket(..) => "ticket",
-        StmtKind::Survey(..) => "survey",
-        StmtKind::Webhook(_) => "webhook",
-        StmtKind::Notify(..) => "notify",
     }
 }
 

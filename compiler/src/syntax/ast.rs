@@ -541,6 +541,39 @@ pub enum StmtKind {
     Notify(Ident, Expr),
 }
 
+impl StmtKind {
+    /// Returns the words the statement starts with, as diagnostics name it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            StmtKind::Play(_) => "play",
+            StmtKind::Menu(_) => "menu",
+            StmtKind::Collect(_) => "collect",
+            StmtKind::Lookup(_) => "lookup",
+            StmtKind::Let(..) => "let",
+            StmtKind::Set(..) => "set",
+            StmtKind::If { .. } => "if",
+            StmtKind::Match(..) => "match",
+            StmtKind::Goto(_) => "goto",
+            StmtKind::Run(_) => "run",
+            StmtKind::Return => "return",
+            StmtKind::Enqueue(..) => "enqueue",
+            StmtKind::Transfer(_) => "transfer",
+            StmtKind::Voicemail(_) => "voicemail",
+            StmtKind::Hangup => "hangup",
+            StmtKind::Record(RecordMode::On) => "record on",
+            StmtKind::Record(RecordMode::Off) => "record off",
+            StmtKind::Record(RecordMode::Pause) => "record pause",
+            StmtKind::Record(RecordMode::Resume) => "record resume",
+            StmtKind::Tag(_) => "tag",
+            StmtKind::Timeline(_) => "timeline",
+            StmtKind::Ticket(..) => "ticket",
+            StmtKind::Survey(..) => "survey",
+            StmtKind::Webhook(_) => "webhook",
+            StmtKind::Notify(..) => "notify",
+        }
+    }
+}
+
 /// `menu { prompt ...; 1 => ...; invalid => ... }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Menu {

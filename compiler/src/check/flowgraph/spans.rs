@@ -3,32 +3,9 @@
 use crate::diag::Span;
 use crate::syntax::ast::{Block, FailureArm, MatchArm, Pattern, Stmt, StmtKind};
 
-/// Returns the word a statement starts with.
+/// Returns the words a statement starts with.
 pub(super) fn keyword(kind: &StmtKind) -> &'static str {
-    match kind {
-        StmtKind::Play(_) => "play",
-        StmtKind::Menu(_) => "menu",
-        StmtKind::Collect(_) => "collect",
-        StmtKind::Lookup(_) => "lookup",
-        StmtKind::Let(..) => "let",
-        StmtKind::Set(..) => "set",
-        StmtKind::If { .. } => "if",
-        StmtKind::Match(..) => "match",
-        StmtKind::Goto(_) => "goto",
-        StmtKind::Run(_) => "run",
-        StmtKind::Return => "return",
-        StmtKind::Enqueue(..) => "enqueue",
-        StmtKind::Transfer(_) => "transfer",
-        StmtKind::Voicemail(_) => "voicemail",
-        StmtKind::Hangup => "hangup",
-        StmtKind::Record(_) => "record",
-        StmtKind::Tag(_) => "tag",
-        StmtKind::Timeline(_) => "timeline",
-        StmtKind::Ticket(..) => "ticket",
-        StmtKind::Survey(..) => "survey",
-        StmtKind::Webhook(_) => "webhook",
-        StmtKind::Notify(..) => "notify",
-    }
+    kind.keyword()
 }
 
 /// Returns the span of the keyword a statement starts with.
