@@ -2,7 +2,10 @@
 //! GitHub workflow annotations.
 
 use super::{Diagnostic, Label, Severity, SourceMap};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
 /// Output format of `flowc check`.
@@ -17,10 +20,49 @@ pub enum Format {
     Github,
 }
 
+/// A named source text whose reported columns count characters, as
+/// `--format json` and `--format github` do; miette alone counts bytes, so
+/// a line with `č` before the label would show another column.
+struct CharColumns<'a> {
+    name: &'a str,
+    text: &'a str,
+}
+
+impl SourceCode for CharColumns<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let contents = self
+            .text
+            .read_span(span, context_lines_before, context_lines_after)?;
+        let start = contents.span().offset();
+        let line_start = self
+            .text
+            .get(..start)
+            .and_then(|t| t.rfind('\n'))
+            .map_or(0, |i| i + 1);
+        let column = self
+            .text
+            .get(line_start..start)
+            .map_or(contents.column(), |t| t.chars().count());
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.to_string(),
+            contents.data(),
+            *contents.span(),
+            contents.line(),
+            column,
+            contents.line_count(),
+        )))
+    }
+}
+
 /// Adapter that lets miette render a Tok diagnostic with its source.
 struct Report<'a> {
     diagnostic: &'a Diagnostic,
-    source: Option<NamedSource<String>>,
+    source: Option<CharColumns<'a>>,
     labels: Vec<LabeledSpan>,
     help: Option<String>,
 }
@@ -57,8 +99,8 @@ impl miette::Diagnostic for Report<'_> {
             .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
     }
 
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -146,7 +188,10 @@ pub fn render_human(diagnostic: &Diagnostic, sources: &SourceMap, color: bool) -
     let source = if labels.is_empty() { None } else { file };
     let report = Report {
         diagnostic,
-        source: source.map(|f| NamedSource::new(f.name.clone(), f.text.clone())),
+        source: source.map(|f| CharColumns {
+            name: &f.name,
+            text: &f.text,
+        }),
         labels,
         help,
     };
@@ -277,4 +322,24 @@ pub fn summary_line(files: usize, errors: usize, warnings: usize) -> String {
         ));
     }
     format!("checked {files} {files_word}: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::{Code, Span};
+
+    #[test]
+    fn human_and_json_columns_agree() {
+        let mut sources = SourceMap::new();
+        let text = "on call {\n  tag \"čćž\", 5\n}\n";
+        let file = sources.add("s.flow", text);
+        let at = text.find('5').unwrap_or_default();
+        let diagnostic =
+            Diagnostic::new(Code::TypeMismatch, "m").primary(file, Span::new(at, at + 1), "here");
+        let human = render_human(&diagnostic, &sources, false);
+        assert!(human.contains("[s.flow:2:14]"), "{human}");
+        let json = render_json(&diagnostic, &sources);
+        assert!(json.contains("\"column\":14"), "{json}");
+    }
 }
