@@ -743,8 +743,25 @@ impl<'c, 'a> ExprCx<'c, 'a> {
         (right, b): (&Expr, Type),
         help: String,
     ) -> Diagnostic {
+        // The primary label marks the operator alone: miette draws labels
+        // that nest inside another label at the wrong columns.
+        let between = Span {
+            start: left.span.end,
+            end: right.span.start.max(left.span.end),
+        };
+        let gap = self.snippet(between);
+        let leading = gap.len() - gap.trim_start().len();
+        let operator = Span::new(
+            between.start as usize + leading,
+            between.start as usize + gap.trim_end().len(),
+        );
+        let operator = if operator.start < operator.end {
+            operator
+        } else {
+            expr.span
+        };
         Diagnostic::new(Code::TypeMismatch, message)
-            .primary(self.file, expr.span, "types do not fit")
+            .primary(self.file, operator, "types do not fit")
             .secondary(self.file, left.span, format!("this is {}", with_article(a)))
             .secondary(
                 self.file,
