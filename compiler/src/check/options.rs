@@ -314,11 +314,28 @@ pub fn queue(env: &Env<'_>, entry: &Entry<'_, Queue>, out: &mut Vec<Diagnostic>)
                 }
                 positive(file, "within", Some(*within), out);
             }
-            QueueOption::Announce { what, every, .. } => {
-                if let crate::syntax::ast::Announcement::Prompt(lit) = what {
-                    prompts::used(env, file, &lit.value, lit.span);
+            QueueOption::Announce { what, every, span } => {
+                use crate::syntax::ast::Announcement;
+                let implied: &[&str] = match what {
+                    Announcement::Prompt(lit) => {
+                        prompts::used(env, file, &lit.value, lit.span);
+                        &[]
+                    }
+                    Announcement::Position => &prompts::POSITION_PROMPTS,
+                    Announcement::Wait => &prompts::WAIT_PROMPTS,
+                    Announcement::PositionAndWait => {
+                        &[prompts::POSITION_PROMPTS[0], prompts::WAIT_PROMPTS[0]]
+                    }
+                };
+                for name in implied {
+                    prompts::used(env, file, name, *span);
                 }
                 positive(file, "every", *every, out);
+            }
+            QueueOption::Callback { span, .. } => {
+                for name in prompts::CALLBACK_PROMPTS {
+                    prompts::used(env, file, name, *span);
+                }
             }
             QueueOption::Music(lit, _) => {
                 music = true;

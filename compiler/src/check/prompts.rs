@@ -13,6 +13,15 @@ use std::collections::HashMap;
 /// The music a queue plays when it names none.
 pub const DEFAULT_MUSIC: &str = "hold-music";
 
+/// Prompts a queue plays for its options, by the option that needs them:
+/// `announce position`, `announce wait` and `callback`. The spoken numbers
+/// after the first two come from the runtime's number prompts.
+pub const POSITION_PROMPTS: [&str; 1] = ["position-intro"];
+/// See [`POSITION_PROMPTS`].
+pub const WAIT_PROMPTS: [&str; 1] = ["wait-intro"];
+/// See [`POSITION_PROMPTS`].
+pub const CALLBACK_PROMPTS: [&str; 2] = ["callback-offer", "callback-confirmed"];
+
 /// At most this many missing file names are listed in one help line.
 const LISTED_FILES: usize = 5;
 

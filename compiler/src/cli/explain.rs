@@ -1,6 +1,6 @@
 //! `flowc explain`: print the page of a diagnostic code.
 
-use super::{EXIT_OK, EXIT_USAGE, emit, usage_error};
+use super::{EXIT_OK, emit, usage_error};
 use flowc::diag::{Code, all_codes};
 
 /// Runs `flowc explain` and returns the exit status.
@@ -15,7 +15,7 @@ pub fn run(code: Option<&str>, list: bool) -> u8 {
             };
             emit(&format!("{}  {severity:<7}  {}\n", info.id, info.title));
         }
-        return if list { EXIT_OK } else { EXIT_USAGE };
+        return EXIT_OK;
     }
     let wanted = code.unwrap_or_default();
     match Code::parse(wanted) {

@@ -138,15 +138,30 @@ fn help_for(piece: &str, at: usize, found: &str) -> Option<String> {
             "a declaration starts at the beginning of its own line",
         ));
     }
-    if found.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && found.len() > 1
-        && !found.contains(':')
-    {
-        return Some(String::from(
-            "menu keys are single keys: 0-9, * or #; durations need a unit such as 5s or 2m",
+    let number = !found.is_empty() && found.chars().all(|c| c.is_ascii_digit());
+    let after = rest_after(piece, at, found).trim_start_matches([' ', '\t']);
+    let unit_follows = ["ms", "s", "m", "h"].iter().any(|u| {
+        after
+            .strip_prefix(u)
+            .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric()))
+    });
+    if number && unit_follows {
+        return Some(format!(
+            "write the duration without a space, such as `{found}s`"
         ));
     }
+    let in_menu = piece
+        .get(..at)
+        .is_some_and(|before| before.contains("menu"));
+    if in_menu && number && found.len() > 1 {
+        return Some(String::from("menu keys are single keys: 0-9, * or #"));
+    }
     None
+}
+
+/// Returns the text after the token found at `at`.
+fn rest_after<'a>(piece: &'a str, at: usize, found: &str) -> &'a str {
+    piece.get(at + found.len()..).unwrap_or("")
 }
 
 /// What a line ends inside of, so far.

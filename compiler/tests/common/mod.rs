@@ -7,7 +7,7 @@ use flowc::diag::{Diagnostic, render_human};
 use flowc::project::{Project, PromptInventory};
 
 /// Prompt names that exist in every language of the test config.
-pub const TEST_PROMPTS: [&str; 12] = [
+pub const TEST_PROMPTS: [&str; 16] = [
     "welcome",
     "closed",
     "holiday",
@@ -20,6 +20,10 @@ pub const TEST_PROMPTS: [&str; 12] = [
     "hold-music",
     "survey-intro",
     "goodbye",
+    "position-intro",
+    "wait-intro",
+    "callback-offer",
+    "callback-confirmed",
 ];
 
 /// A small valid config used by most tests.
