@@ -155,55 +155,59 @@ pub fn check(project: &Project, diagnostics: &mut Vec<Diagnostic>) {
 /// Reports schedules, queues and sub-flows that nothing refers to.
 fn report_unused(env: &Env<'_>, out: &mut Vec<Diagnostic>) {
     let index = &env.index;
-    for entry in index
-        .schedules
-        .entries
-        .iter()
-        .filter(|e| !e.used.get() && !e.guessed.get())
-    {
-        let name = &entry.decl.name;
-        out.push(
-            Diagnostic::new(
-                Code::UnusedDeclaration,
-                format!("schedule `{}` is never used", name.name),
-            )
-            .primary(entry.file, name.span, "declared here, never tested")
-            .help(format!("test it with `open({})`, or remove it", name.name)),
-        );
+    let unused = |used: bool, guessed: bool| !used && !guessed;
+    for entry in &index.schedules.entries {
+        if unused(entry.used.get(), entry.guessed.get()) {
+            let name = &entry.decl.name.name;
+            let help = format!("test it with `open({name})`, or remove it");
+            out.push(unused_report(
+                entry.file,
+                &entry.decl.name,
+                "schedule",
+                "declared here, never tested",
+                help,
+            ));
+        }
     }
-    for entry in index
-        .queues
-        .entries
-        .iter()
-        .filter(|e| !e.used.get() && !e.guessed.get())
-    {
-        let name = &entry.decl.name;
-        out.push(
-            Diagnostic::new(
-                Code::UnusedDeclaration,
-                format!("queue `{}` is never used", name.name),
-            )
-            .primary(entry.file, name.span, "no call enters this queue")
-            .help(format!(
-                "send calls there with `enqueue {}`, or remove it",
-                name.name
-            )),
-        );
+    for entry in &index.queues.entries {
+        if unused(entry.used.get(), entry.guessed.get()) {
+            let name = &entry.decl.name.name;
+            let help = format!("send calls there with `enqueue {name}`, or remove it");
+            out.push(unused_report(
+                entry.file,
+                &entry.decl.name,
+                "queue",
+                "no call enters this queue",
+                help,
+            ));
+        }
     }
-    for entry in index
-        .subflows
-        .entries
-        .iter()
-        .filter(|e| !e.used.get() && !e.guessed.get())
-    {
-        let name = &entry.decl.name;
-        out.push(
-            Diagnostic::new(
-                Code::UnusedDeclaration,
-                format!("sub-flow `{}` is never used", name.name),
-            )
-            .primary(entry.file, name.span, "nothing runs this sub-flow")
-            .help(format!("run it with `run {}`, or remove it", name.name)),
-        );
+    for entry in &index.subflows.entries {
+        if unused(entry.used.get(), entry.guessed.get()) {
+            let name = &entry.decl.name.name;
+            let help = format!("run it with `run {name}`, or remove it");
+            out.push(unused_report(
+                entry.file,
+                &entry.decl.name,
+                "sub-flow",
+                "nothing runs this sub-flow",
+                help,
+            ));
+        }
     }
+}
+
+fn unused_report(
+    file: FileId,
+    name: &crate::syntax::ast::Ident,
+    kind: &str,
+    label: &str,
+    help: String,
+) -> Diagnostic {
+    Diagnostic::new(
+        Code::UnusedDeclaration,
+        format!("{kind} `{}` is never used", name.name),
+    )
+    .primary(file, name.span, label)
+    .help(help)
 }
