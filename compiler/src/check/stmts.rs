@@ -856,14 +856,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             return;
         }
         subflows.guess(&sub.name);
-        let help = if self.steps.contains_key(sub.name.as_str()) {
-            format!(
-                "`{}` is a step; continue there with `goto {}`",
-                sub.name, sub.name
-            )
-        } else {
-            unknown_name_help("sub-flow", &sub.name, subflows.names())
-        };
+        let help = self.unknown_help("sub-flow", &sub.name, subflows.names());
         self.out.push(
             Diagnostic::new(
                 Code::UnknownStep,
@@ -872,6 +865,21 @@ impl<'c, 'a> Walker<'c, 'a> {
             .primary(self.file, sub.span, "no sub-flow of this name")
             .help(help),
         );
+    }
+
+    /// Returns the help for an unknown sub-flow or queue: `goto` when the
+    /// name is a step, else did-you-mean.
+    fn unknown_help<'n>(
+        &self,
+        kind: &str,
+        name: &str,
+        known: impl IntoIterator<Item = &'n str> + Clone,
+    ) -> String {
+        if self.steps.contains_key(name) {
+            format!("`{name}` is a step; continue there with `goto {name}`")
+        } else {
+            unknown_name_help(kind, name, known)
+        }
     }
 
     fn enqueue(
@@ -892,14 +900,7 @@ impl<'c, 'a> Walker<'c, 'a> {
             }
             None if self.emit && !queues.is_broken(&queue.name) => {
                 queues.guess(&queue.name);
-                let help = if self.steps.contains_key(queue.name.as_str()) {
-                    format!(
-                        "`{}` is a step; continue there with `goto {}`",
-                        queue.name, queue.name
-                    )
-                } else {
-                    unknown_name_help("queue", &queue.name, queues.names())
-                };
+                let help = self.unknown_help("queue", &queue.name, queues.names());
                 self.out.push(
                     Diagnostic::new(
                         Code::UnknownQueue,

@@ -51,7 +51,7 @@ impl Span {
     }
 }
 
-/// How bad a diagnostic is. Errors stop a build; warnings do not unless
+/// The severity of a diagnostic. Errors stop a build. Warnings do not, unless
 /// `--deny-warnings` is given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,7 +82,7 @@ pub struct Diagnostic {
     pub code: Code,
     /// Error or warning; fixed per code.
     pub severity: Severity,
-    /// One line that stands on its own.
+    /// One line that is clear without the rest of the report.
     pub message: String,
     /// Source places; the first primary label gives the line and column.
     pub labels: Vec<Label>,

@@ -11,7 +11,7 @@ use crate::diag::Span;
 pub struct Ident {
     /// The name.
     pub name: String,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 
@@ -71,7 +71,7 @@ pub struct FlowHeader {
 pub struct StringLit {
     /// The text with escapes resolved.
     pub value: String,
-    /// Where it is written, quotes included.
+    /// Source span, quotes included.
     pub span: Span,
 }
 
@@ -176,7 +176,7 @@ pub struct DayRange {
     pub first: Weekday,
     /// Last day, inclusive; equal to `first` for a single day.
     pub last: Weekday,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 
@@ -187,7 +187,7 @@ pub struct TimeLit {
     pub hour: u8,
     /// Minute as written.
     pub minute: u8,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 
@@ -221,7 +221,7 @@ pub struct DateLit {
     pub month: u8,
     /// Day as written, 1-31 when valid.
     pub day: u8,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 
@@ -247,10 +247,10 @@ pub struct Queue {
     pub span: Span,
 }
 
-/// How a queue picks among ready agents.
+/// The rule a queue uses to pick among ready agents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
-    /// Ring every eligible agent at once; the first to answer gets the call.
+    /// Ring every eligible agent at once, and the first to pick up gets the call.
     RingAll,
     /// The agent idle the longest since their last call.
     LongestIdle,
@@ -298,7 +298,7 @@ pub enum Need {
     },
 }
 
-/// What a queue announces to a waiting caller.
+/// The announcement a queue plays to a waiting caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Announcement {
     /// The caller's position.
@@ -346,14 +346,14 @@ pub enum QueueOption {
     Target {
         /// Share of calls, 0-100.
         percent: f64,
-        /// Answer time within which they count.
+        /// Time to pick up within which calls count.
         within: DurationLit,
         /// The whole option.
         span: Span,
     },
     /// `announce position and wait every 45s`.
     Announce {
-        /// What is announced.
+        /// The announcement.
         what: Announcement,
         /// Repeat interval; announced once at entry when absent.
         every: Option<DurationLit>,
@@ -409,7 +409,7 @@ impl QueueOption {
 pub struct DurationLit {
     /// Length in milliseconds.
     pub millis: u64,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 
@@ -418,7 +418,7 @@ pub struct DurationLit {
 pub struct KeyLit {
     /// The key character.
     pub key: char,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 
@@ -596,7 +596,7 @@ pub struct Menu {
 pub struct IntLit {
     /// The value.
     pub value: u32,
-    /// Where it is written.
+    /// Source span.
     pub span: Span,
 }
 

@@ -10,11 +10,11 @@ use crate::diag::{Code, Diagnostic, FileId, Span};
 /// Deepest allowed nesting of `{`, `(` and `"{...}"` interpolation.
 pub const MAX_NESTING: usize = 64;
 
-/// Most operators allowed in one expression; an expression tree is at most
-/// this deep.
+/// Maximum number of operators in one expression, which also bounds the
+/// depth of its tree.
 pub const MAX_OPERATORS: usize = 256;
 
-/// What the scanner is inside.
+/// The context the scanner is in.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Context {
     /// Code opened by `{` or `(`, or an interpolation.

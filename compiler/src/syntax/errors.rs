@@ -164,7 +164,7 @@ fn rest_after<'a>(piece: &'a str, at: usize, found: &str) -> &'a str {
     piece.get(at + found.len()..).unwrap_or("")
 }
 
-/// What a line ends inside of, so far.
+/// The context a line ends in, so far.
 enum OpenText {
     /// Not inside a text.
     None,
