@@ -14,3 +14,4 @@ pub mod diag;
 pub mod fmt;
 pub mod project;
 pub mod syntax;
+pub mod vm;

@@ -408,6 +408,7 @@ impl<'a> Reader<'a> {
             units,
             queues,
             blocks,
+            probes: Vec::new(),
         })
     }
 
@@ -714,7 +715,11 @@ impl<'a> Reader<'a> {
             code.push(self.instr()?);
         }
         self.offsets.blocks.push((offset, offsets));
-        Ok(Block { kind, code })
+        Ok(Block {
+            kind,
+            code,
+            lines: Vec::new(),
+        })
     }
 
     fn instr(&mut self) -> Result<Instr> {

@@ -103,9 +103,78 @@ pub struct ScheduleId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QueueId(pub u32);
 
+/// Index into [`Module::probes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProbeId(pub u32);
+
+/// A place in the sources: an index into [`Module::sources`], a line and a
+/// column, both counted from 1, the column in characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// Index into [`Module::sources`].
+    pub source: u32,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub column: u32,
+}
+
+/// Which outcome of a decision a probe marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProbeOutcome {
+    /// The condition of `if` or `else if` number `n` (from 0) held.
+    Then(u32),
+    /// No condition held: the `else` arm, or nothing when there is none.
+    Else,
+    /// A menu key arm.
+    Key(Key),
+    /// A menu got a key it has no arm for, or a collect got digits that
+    /// failed its length or `valid if`.
+    Invalid,
+    /// Nothing was entered before the timeout.
+    NoInput,
+    /// The attempts are used up.
+    Exhausted,
+    /// A collect accepted the digits.
+    Valid,
+    /// A lookup found a contact.
+    Found,
+    /// A lookup answered that there is no such contact.
+    Missing,
+    /// A lookup failed or timed out.
+    Failed,
+    /// `match` arm number `n` (from 0).
+    Arm(u32),
+    /// The `else` arm of `match`, or nothing when no arm matched and there
+    /// is none.
+    NoMatch,
+    /// An `enqueue` overflowed.
+    Overflow,
+}
+
+/// A decision outcome that coverage counts and traces show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Where the deciding statement starts.
+    pub at: Position,
+    /// The deciding statement as a short text, such as
+    /// `if holiday(office) or not open(office)` or `menu`.
+    pub site: String,
+    /// The outcome it marks.
+    pub outcome: ProbeOutcome,
+}
+
+/// An entry of a block's line table: the instructions from `instr` up to
+/// the next entry come from the statement at `at`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineEntry {
+    /// The first instruction.
+    pub instr: u32,
+    /// The statement's position.
+    pub at: Position,
+}
+
 /// One compiled flow with everything it references.
-// TODO: add a line table from instructions to source lines, so traces and
-// runtime errors can point into the flow.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
     /// The flow's name.
@@ -135,6 +204,8 @@ pub struct Module {
     pub queues: Vec<Queue>,
     /// Code blocks; exactly one is [`BlockKind::OnCall`].
     pub blocks: Vec<Block>,
+    /// Decision outcomes, marked in code by [`Instr::Probe`].
+    pub probes: Vec<Probe>,
 }
 
 impl Module {
@@ -530,4 +601,6 @@ pub struct Block {
     pub kind: BlockKind,
     /// The instructions; jump targets are indices into this list.
     pub code: Vec<Instr>,
+    /// The line table, sorted by instruction.
+    pub lines: Vec<LineEntry>,
 }

@@ -38,7 +38,9 @@ fn base() -> Module {
         blocks: vec![Block {
             kind: BlockKind::OnCall,
             code: vec![Instr::Answer, Instr::Hangup],
+            lines: Vec::new(),
         }],
+        probes: Vec::new(),
     }
 }
 
@@ -165,6 +167,7 @@ fn run_of_a_subflow() {
     module.blocks.push(Block {
         kind: BlockKind::Subflow(String::from("s")),
         code: vec![Instr::Return],
+        lines: Vec::new(),
     });
     assert_eq!(decode(&module.encode()).unwrap(), module);
 }

@@ -212,6 +212,7 @@ impl<'p> Generator<'p> {
         self.blocks.push(Block {
             kind,
             code: Vec::new(),
+            lines: Vec::new(),
         });
         id
     }
@@ -259,6 +260,7 @@ impl<'p> Generator<'p> {
             units: self.units,
             queues,
             blocks: self.blocks,
+            probes: Vec::new(),
         })
     }
 }

@@ -1,0 +1,544 @@
+//! The per-call virtual machine: runs one call's bytecode, sans I/O.
+//!
+//! A [`Program`] is a decoded [`Module`] made ready to run: its schedules'
+//! time zones are resolved once, when the flow is loaded. Calls hold their
+//! program by [`Arc`], so loading a newer version of a flow never changes a
+//! call that is already running.
+//!
+//! A [`Call`] executes instructions until it needs the outside world. It
+//! then returns an [`Effect`] (play these prompts, wait for digits, look
+//! this caller up, put them in a queue) and does nothing until the host
+//! resumes it with a [`Reply`] to that effect. The call never reads the
+//! clock, the network or a file: the host passes the current instant with
+//! every reply, and the same code runs live calls in `flowd` and scripted
+//! ones in `flowc simulate` and `flowc test`.
+//!
+//! Between two effects a call may execute at most
+//! [`CallOptions::budget`] instructions (unit instructions included). A
+//! flow that exceeds it fails with [`RunError::Budget`] instead of hanging
+//! the thread that runs it.
+//!
+//! # Life of a call
+//!
+//! 1. [`Call::new`], then [`Call::resume`] with [`Reply::Start`]. `on call`
+//!    runs; its first effect is [`Effect::Answer`].
+//! 2. The host carries out each effect and resumes with its reply. Any
+//!    effect may be answered with [`Reply::HungUp`] when the caller hung up
+//!    meanwhile; `on call` then stops where it is.
+//! 3. When `on call` is over (an ending, the end of the handler, or the
+//!    caller hanging up), `after call` runs, with `call.outcome` and the
+//!    queue facts set.
+//! 4. The last effect is [`Effect::Finished`]. Resuming a finished call
+//!    returns [`Effect::Finished`] again.
+//!
+//! # Type-ahead
+//!
+//! Keys the caller presses while prompts play come back in
+//! [`Reply::Played`]. The call keeps them and hands them to the next menu or
+//! collect before asking the host for more, so a caller who knows the menu
+//! can press through it. [`Effect::Play`] says whether a key press should
+//! stop the prompts (`barge_in`): true when the next thing the flow does is
+//! wait for input.
+
+mod schedule;
+
+pub use schedule::{Verdict, VerdictReason, evaluate as evaluate_schedule};
+
+use crate::bytecode::{Module, ProbeId, QueueId, RecordMode, ScheduleId, SlotId, TicketMode, UnitId};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The default number of instructions a call may execute between two
+/// effects.
+pub const DEFAULT_BUDGET: u32 = 100_000;
+
+/// The deepest nesting of `run` a call may reach.
+pub const MAX_RUN_DEPTH: usize = 64;
+
+/// A module made ready to run.
+#[derive(Debug)]
+pub struct Program {
+    module: Module,
+    zones: Vec<TimeZone>,
+}
+
+/// Why a module cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A schedule names a time zone the host does not know.
+    #[error("schedule `{schedule}` uses time zone `{zone}`, which this machine's time zone database does not have")]
+    UnknownZone {
+        /// The schedule.
+        schedule: String,
+        /// The zone name.
+        zone: String,
+    },
+    /// The module has no `on call` block.
+    #[error("flow `{0}` has no `on call` block")]
+    NoOnCall(String),
+}
+
+impl Program {
+    /// Prepares a decoded module. `zone` resolves IANA names; pass
+    /// `|name| jiff::tz::db().get(name).ok()` for the bundled database.
+    pub fn load(
+        module: Module,
+        zone: impl Fn(&str) -> Option<TimeZone>,
+    ) -> Result<Arc<Program>, LoadError> {
+        let _ = (module, zone);
+        todo!("resolve zones")
+    }
+
+    /// Returns the module.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Returns the resolved time zone of a schedule.
+    pub fn zone(&self, schedule: ScheduleId) -> Option<&TimeZone> {
+        self.zones.get(schedule.0 as usize)
+    }
+}
+
+/// How much a call writes to its trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TraceLevel {
+    /// Nothing.
+    Off,
+    /// Probes, effects and replies: the path the call took, for call
+    /// records. Sensitive digits are masked.
+    #[default]
+    Path,
+    /// Also every evaluated unit with the values it read, every variable
+    /// set and every schedule verdict: for `flowc simulate` and `flowc test`.
+    Full,
+}
+
+/// Settings of one call.
+#[derive(Clone, Copy, Debug)]
+pub struct CallOptions {
+    /// Instructions allowed between two effects.
+    pub budget: u32,
+    /// What goes into the trace.
+    pub trace: TraceLevel,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            budget: DEFAULT_BUDGET,
+            trace: TraceLevel::Path,
+        }
+    }
+}
+
+/// What the host knows about a call when it arrives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallInfo {
+    /// The call's id (the SIP Call-ID in `flowd`).
+    pub id: String,
+    /// The caller's number, or `None` when withheld.
+    pub from: Option<String>,
+    /// The dialled number, normalised as in [`Module::numbers`].
+    pub to: String,
+}
+
+/// A runtime value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A bool.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A text.
+    Text(String),
+    /// Digits.
+    Digits(String),
+    /// The result of waiting for input when nothing came; never stored.
+    NoInput,
+    /// A duration in milliseconds.
+    Duration(u64),
+    /// A date.
+    Date(crate::bytecode::Date),
+    /// A time of day in minutes.
+    Time(u16),
+    /// A language code.
+    Language(String),
+    /// A contact, or `None` when missing.
+    Contact(Option<Arc<Contact>>),
+}
+
+/// A CRM record as the host found it. Fields the record lacks read as the
+/// empty value of their type; a field of the wrong type does too, and the
+/// trace says so.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Contact {
+    /// Field values by name: `name`, `company`, `email`, `phone`,
+    /// `language`, `vip` and the custom fields of the config.
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// How `on call` ended; `call.outcome` in `after call`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An agent answered.
+    Answered,
+    /// The caller reached a voicemail box.
+    Voicemail,
+    /// The call was transferred.
+    Transferred,
+    /// The caller hung up while waiting in a queue.
+    Abandoned,
+    /// The caller accepted a callback and left the queue.
+    Callback,
+    /// The call ended before a queue, voicemail or transfer: the flow hung
+    /// up, the handler ended, or the caller hung up.
+    Hangup,
+    /// A queue overflowed and the flow's overflow path ended without
+    /// another outcome.
+    Overflow,
+}
+
+impl Outcome {
+    /// Returns the value of `call.outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Voicemail => "voicemail",
+            Outcome::Transferred => "transferred",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Callback => "callback",
+            Outcome::Hangup => "hangup",
+            Outcome::Overflow => "overflow",
+        }
+    }
+}
+
+/// Something the call needs from the outside world.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Answer the call. Reply [`Reply::Done`].
+    Answer,
+    /// Play prompts in order in a language. Reply [`Reply::Played`] with
+    /// the keys pressed meanwhile.
+    Play {
+        /// Prompt names, resolved by the host in `language`.
+        prompts: Vec<String>,
+        /// The call's language.
+        language: String,
+        /// True when a key press should stop the prompts.
+        barge_in: bool,
+    },
+    /// Wait for one key. Reply [`Reply::Keys`] or [`Reply::NoInput`].
+    CollectKey {
+        /// Milliseconds to wait.
+        timeout_ms: u64,
+    },
+    /// Collect digits. Reply [`Reply::Keys`] with the digits without the
+    /// terminator, or [`Reply::NoInput`].
+    CollectDigits {
+        /// Minimum length.
+        min: u32,
+        /// Input ends after this many digits.
+        max: u32,
+        /// The key that ends input early.
+        terminator: char,
+        /// Milliseconds to wait for the first digit.
+        timeout_ms: u64,
+        /// Milliseconds to wait between digits.
+        interdigit_ms: u64,
+        /// True when the digits must be masked in logs and records.
+        sensitive: bool,
+    },
+    /// Look a contact up. Reply [`Reply::Found`], [`Reply::Missing`] or
+    /// [`Reply::LookupFailed`].
+    Lookup {
+        /// `crm` or a CRM hook's name.
+        source: String,
+        /// The key, such as the caller's number.
+        key: String,
+        /// Milliseconds after which the lookup counts as failed.
+        timeout_ms: u64,
+    },
+    /// Put the caller in a queue. Reply [`Reply::Queue`].
+    Enqueue {
+        /// The queue.
+        queue: QueueId,
+        /// Its name.
+        name: String,
+        /// The caller's priority; higher goes first.
+        priority: i64,
+        /// The call's language, for queues that need it.
+        language: String,
+    },
+    /// Transfer the call. Reply [`Reply::Done`].
+    Transfer {
+        /// A number or SIP URI.
+        target: String,
+    },
+    /// Record a message in a mailbox. Reply [`Reply::Done`].
+    Voicemail {
+        /// The mailbox.
+        mailbox: String,
+        /// The call's language, for the host's own prompts.
+        language: String,
+    },
+    /// Hang up. Reply [`Reply::Done`].
+    Hangup,
+    /// Change the recording. Reply [`Reply::Done`].
+    Record(RecordMode),
+    /// Add a tag to the call record. Reply [`Reply::Done`].
+    Tag(String),
+    /// Write an entry on the contact's timeline. Reply [`Reply::Done`].
+    Timeline(String),
+    /// Link or open a ticket. Reply [`Reply::Done`].
+    Ticket {
+        /// Link, create, or link or create.
+        mode: TicketMode,
+        /// The subject, unless the mode is link.
+        subject: Option<String>,
+    },
+    /// Ask for a 1-5 rating. Reply [`Reply::Rating`].
+    Survey {
+        /// The question prompt.
+        question: String,
+        /// The thanks prompt.
+        thanks: Option<String>,
+        /// The call's language.
+        language: String,
+    },
+    /// Send the call record to a webhook hook. Reply [`Reply::Done`].
+    Webhook {
+        /// The hook's name.
+        hook: String,
+    },
+    /// Send a message through a notify hook. Reply [`Reply::Done`].
+    Notify {
+        /// The hook's name.
+        hook: String,
+        /// The message.
+        message: String,
+    },
+    /// The call and its `after call` are over; release the caller if they
+    /// are still connected.
+    Finished {
+        /// How `on call` ended.
+        outcome: Outcome,
+    },
+}
+
+/// How a queue wait ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOutcome {
+    /// An agent answered; the reply comes when the conversation is over.
+    Answered {
+        /// The agent.
+        agent: String,
+        /// Milliseconds waited.
+        wait_ms: u64,
+        /// Milliseconds talked.
+        talk_ms: u64,
+    },
+    /// The caller accepted a callback and left the queue.
+    Callback {
+        /// Milliseconds waited.
+        wait_ms: u64,
+    },
+    /// The caller waited `max wait`.
+    MaxWait {
+        /// Milliseconds waited.
+        wait_ms: u64,
+    },
+    /// `max callers` were already waiting.
+    Full,
+    /// No agent who could take the call was logged in.
+    NoAgents,
+    /// The caller hung up while waiting.
+    Abandoned {
+        /// Milliseconds waited.
+        wait_ms: u64,
+    },
+}
+
+/// The host's answer to an effect.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Starts the call; the first resume only.
+    Start,
+    /// The effect was carried out.
+    Done,
+    /// The prompts played; the keys pressed meanwhile, in order.
+    Played {
+        /// Keys pressed, `0`-`9`, `*`, `#`.
+        keys: String,
+    },
+    /// Keys entered for a collect.
+    Keys(String),
+    /// Nothing was entered before the timeout.
+    NoInput,
+    /// The lookup found a contact.
+    Found(Contact),
+    /// The lookup answered that there is no such contact.
+    Missing,
+    /// The lookup failed or timed out.
+    LookupFailed {
+        /// True for a timeout.
+        timed_out: bool,
+        /// What went wrong, for the trace.
+        reason: String,
+    },
+    /// The queue wait ended.
+    Queue(QueueOutcome),
+    /// The survey's rating, or `None` when the caller gave none.
+    Rating(Option<u8>),
+    /// The caller hung up before or during the effect.
+    HungUp,
+}
+
+/// A record of what a call did, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A decision outcome was taken.
+    Probe(ProbeId),
+    /// An effect was returned to the host.
+    Effect(Effect),
+    /// The host replied.
+    Reply(Reply),
+    /// Keys typed ahead during prompts were used as input.
+    TypeAhead(String),
+    /// A unit was evaluated ([`TraceLevel::Full`] only).
+    Eval {
+        /// The unit.
+        unit: UnitId,
+        /// Its result.
+        value: Value,
+        /// The slots and built-ins it read, with their values.
+        read: Vec<(String, Value)>,
+    },
+    /// A variable was set ([`TraceLevel::Full`] only; sensitive values are
+    /// masked).
+    Set {
+        /// The slot.
+        slot: SlotId,
+        /// The new value.
+        value: Value,
+    },
+    /// A schedule was consulted.
+    Schedule {
+        /// The schedule.
+        schedule: ScheduleId,
+        /// The verdict with its reason.
+        verdict: Verdict,
+    },
+    /// The call's language changed.
+    Language(String),
+    /// A contact field had the wrong type and read as empty.
+    FieldType {
+        /// The field.
+        field: String,
+        /// The type the flow expects.
+        expected: crate::bytecode::Type,
+    },
+    /// `on call` is over and `after call` starts.
+    CallEnded(Outcome),
+}
+
+/// A fault of one call. The call cannot continue.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// Too many instructions ran between two effects.
+    #[error(
+        "flow `{flow}` ran {budget} instructions without waiting for the caller or the network, at {place}; it is probably looping"
+    )]
+    Budget {
+        /// The flow.
+        flow: String,
+        /// The budget.
+        budget: u32,
+        /// Where it was stopped: `file:line:column` or a block and
+        /// instruction index.
+        place: String,
+    },
+    /// `run` nested deeper than [`MAX_RUN_DEPTH`].
+    #[error("flow `{flow}` nested `run` deeper than {MAX_RUN_DEPTH} sub-flows, at {place}")]
+    RunDepth {
+        /// The flow.
+        flow: String,
+        /// Where.
+        place: String,
+    },
+    /// The reply does not answer the effect.
+    #[error("the host replied {reply} to {effect}")]
+    WrongReply {
+        /// The effect, short.
+        effect: String,
+        /// The reply, short.
+        reply: String,
+    },
+}
+
+/// One call running one program.
+#[derive(Debug)]
+pub struct Call {
+    program: Arc<Program>,
+}
+
+impl Call {
+    /// Creates a call; nothing runs until [`Call::resume`] with
+    /// [`Reply::Start`].
+    pub fn new(program: Arc<Program>, info: CallInfo, options: CallOptions) -> Call {
+        let _ = (info, options);
+        Call { program }
+    }
+
+    /// Runs until the next effect. `now` is the current instant; schedules
+    /// read it in their own time zone.
+    pub fn resume(&mut self, now: Timestamp, reply: Reply) -> Result<Effect, RunError> {
+        let _ = (now, reply);
+        todo!("run")
+    }
+
+    /// Returns the program the call runs.
+    pub fn program(&self) -> &Arc<Program> {
+        &self.program
+    }
+
+    /// Returns the trace so far.
+    pub fn trace(&self) -> &[Event] {
+        todo!("trace")
+    }
+
+    /// Takes the trace so far, leaving it empty.
+    pub fn take_trace(&mut self) -> Vec<Event> {
+        todo!("take trace")
+    }
+
+    /// Returns a variable's value by name, such as `vip` or `helper.x` for
+    /// a sub-flow's variable. Hidden slots are not visible.
+    pub fn variable(&self, name: &str) -> Option<&Value> {
+        let _ = name;
+        todo!("variable")
+    }
+
+    /// Returns the visible variables in slot order.
+    pub fn variables(&self) -> Vec<(&str, &Value)> {
+        todo!("variables")
+    }
+
+    /// Returns the tags added so far.
+    pub fn tags(&self) -> &[String] {
+        todo!("tags")
+    }
+
+    /// Returns how `on call` ended, once it has.
+    pub fn outcome(&self) -> Option<Outcome> {
+        todo!("outcome")
+    }
+
+    /// Returns the call's current language.
+    pub fn language(&self) -> &str {
+        todo!("language")
+    }
+}
