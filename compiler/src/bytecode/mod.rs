@@ -12,7 +12,12 @@
 //! - schedules and queues as plain data for the host;
 //! - pure expression units ([`ExprUnit`]): conditions, priorities, texts;
 //! - code blocks ([`Block`]): `on call`, `after call`, each step, each
-//!   sub-flow and each queue's overflow.
+//!   sub-flow and each queue's overflow, each with a line table that maps
+//!   instructions to the statement they come from;
+//! - probes ([`Probe`]): one per outcome of each decision (a branch of
+//!   `if`, a menu key, a lookup that failed). [`Instr::Probe`] and
+//!   [`Instr::ProbeContact`] record that the outcome was taken, so traces
+//!   show the path of a call and coverage counts the outcomes a test took.
 //!
 //! Code blocks run on a small stack machine. Statements leave the stack
 //! empty; an instruction that needs the outside world (playing a prompt,
@@ -46,6 +51,9 @@
 //! All integers are little-endian. A text is a `u32` byte length and UTF-8
 //! bytes; a list is a `u32` count and its items. The file is `TOKB`, a `u16`
 //! format version, the body, and the SHA-256 hash of everything before it.
+//! Version 2 added the line table after each block's instructions, the
+//! probe table after the blocks, and the `probe` and `probe_contact`
+//! instructions; version 1 files must be rebuilt.
 //! [`decode`] checks the hash, then every length, tag, index, jump target
 //! and the type of every stack slot, so the VM may trust a decoded module.
 
@@ -59,7 +67,7 @@ mod verify;
 mod tests;
 
 pub use decode::{DecodeError, decode};
-pub use disasm::disasm;
+pub use disasm::{disasm, show_ms as show_duration, show_outcome, show_position};
 pub use instr::{ArithOp, Builtin, CmpOp, Instr, Key, RecordMode, TicketMode, UnitOp};
 
 use crate::syntax::ast::Strategy;
@@ -68,7 +76,7 @@ use crate::syntax::ast::Strategy;
 pub const MAGIC: [u8; 4] = *b"TOKB";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The deepest operand stack a unit may use.
 pub const MAX_UNIT_STACK: usize = 256;
@@ -152,7 +160,9 @@ pub enum ProbeOutcome {
     Overflow,
 }
 
-/// A decision outcome that coverage counts and traces show.
+/// A decision outcome that coverage counts and traces show. Every probe
+/// of one decision has the same `at` and `site`, so `(at, site)` names the
+/// decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
     /// Where the deciding statement starts.
