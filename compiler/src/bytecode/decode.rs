@@ -486,7 +486,7 @@ impl<'a> Reader<'a> {
         let zone = self.str("time zone")?;
         let mut weekly: [Vec<MinuteRange>; 7] = Default::default();
         for day in &mut weekly {
-            *day = self.list(min_size::RANGE, "weekday range", |r| r.range(24 * 60))?;
+            *day = self.list(min_size::RANGE, "weekday range", |r| r.range(48 * 60))?;
         }
         let holidays = self.list(min_size::DATE_RANGE, "holiday", |r| {
             let offset = r.pos;

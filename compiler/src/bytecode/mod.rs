@@ -40,11 +40,16 @@
 //!   variable the call never set.
 //! - A contact field that the record lacks reads as the empty value of its
 //!   type.
-//! - A schedule is open at local date D and minute M when D is not a
-//!   holiday and M lies in the exception ranges of D when D has an exception,
-//!   else in the weekly ranges of D's weekday. An exception range may end
-//!   after 24:00 (up to 48:00); its part after midnight also opens date D+1,
-//!   unless D+1 is a holiday.
+//! - A schedule reads the wall clock of its own zone: an instant becomes a
+//!   local date D and minute M, seconds dropped. Every range includes its
+//!   start, excludes its end and belongs to the date it starts on. The
+//!   ranges of D are its exception's when D has one (none for `closed`),
+//!   else the weekly ranges of D's weekday. A range may end after 24:00, up
+//!   to 48:00, and its part after midnight opens D+1 too. The schedule is
+//!   open at (D, M) when D is not a holiday and either M lies in a range of
+//!   D, or D-1 is not a holiday and M + 1440 lies in a range of D-1. Local
+//!   times that a clock change skips never occur, and repeated ones count
+//!   each time they occur.
 //!
 //! # Encoding
 //!
@@ -446,7 +451,7 @@ pub struct ScheduleException {
     /// The date.
     pub date: Date,
     /// Ranges on that date, sorted; empty when closed all day. An end above
-    /// 1440 runs into the next date.
+    /// 1440 (at most 2880) runs into the next date.
     pub ranges: Vec<MinuteRange>,
 }
 
@@ -458,7 +463,8 @@ pub struct Schedule {
     /// IANA time zone name.
     pub zone: String,
     /// Opening ranges per weekday, Monday first, sorted. An overnight range
-    /// is split at midnight into two days.
+    /// is stored whole on the weekday it starts on, with its end past 1440
+    /// (at most 2880).
     pub weekly: [Vec<MinuteRange>; 7],
     /// Closed dates.
     pub holidays: Vec<DateRange>,

@@ -335,6 +335,19 @@ fn schedule_values_are_checked() {
         end: 600,
     }];
     rejects(&module, "not a valid range");
+    // An overnight weekly range ends at most at 48:00 of its own weekday.
+    module.schedules[0].weekly[2] = vec![MinuteRange {
+        start: 1320,
+        end: 2881,
+    }];
+    rejects(&module, "not a valid range");
+    module.schedules[0].weekly[2][0].end = 2880;
+    assert!(decode(&module.encode()).is_ok());
+    module.schedules[0].weekly[2] = vec![MinuteRange {
+        start: 1440,
+        end: 1500,
+    }];
+    rejects(&module, "not a valid range");
     module.schedules[0].weekly[2].clear();
     let date = |day| Date {
         year: 2026,

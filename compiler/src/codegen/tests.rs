@@ -655,7 +655,7 @@ fn schedule_functions_read_the_clock() {
 }
 
 #[test]
-fn schedule_splits_overnight_ranges() {
+fn schedule_keeps_overnight_ranges_whole() {
     let m = module_of(&[
         "flow f\non call {\n let a = open(h)\n hangup\n}\n",
         "hours h in \"Europe/Ljubljana\" {\n sat..mon 22:00..02:00 overnight\n tue 09:00..12:00, 13:00..24:00\n \
@@ -664,13 +664,13 @@ fn schedule_splits_overnight_ranges() {
     let h = &m.schedules[0];
     let range = |start, end| MinuteRange { start, end };
     assert_eq!(h.zone, "Europe/Ljubljana");
-    assert_eq!(h.weekly[0], [range(0, 120), range(1320, 1440)]);
-    assert_eq!(
-        h.weekly[1],
-        [range(0, 120), range(540, 720), range(780, 1440)]
-    );
-    assert_eq!(h.weekly[5], [range(1320, 1440)]);
-    assert_eq!(h.weekly[6], [range(0, 120), range(1320, 1440)]);
+    // An overnight range stays on the weekday it starts on, ending past
+    // 24:00, so a holiday on that date also cancels its part after midnight.
+    assert_eq!(h.weekly[0], [range(1320, 1560)]);
+    assert_eq!(h.weekly[1], [range(540, 720), range(780, 1440)]);
+    assert!(h.weekly[2].is_empty());
+    assert_eq!(h.weekly[5], [range(1320, 1560)]);
+    assert_eq!(h.weekly[6], [range(1320, 1560)]);
     assert_eq!(h.holidays.len(), 1);
     assert_eq!(h.exceptions.len(), 2);
     assert_eq!(h.exceptions[0].ranges, [range(1200, 1500)]);
