@@ -400,3 +400,33 @@ fn local_date_and_time_for_builtins() {
     assert_eq!(reading.weekday, 4);
     assert!(evaluate(&office, &zone, instant).holiday);
 }
+
+#[test]
+fn language_reference_examples() {
+    // The schedule and the table of the "Business hours" section of
+    // docs/language.md.
+    let office = office(
+        r#"hours office in "Europe/Ljubljana" {
+  mon..fri 08:00..17:00
+  sat      09:00..12:00
+  fri      22:00..02:00 overnight
+  holiday  2026-12-25, 2026-12-31..2027-01-01
+  on 2026-12-24 08:00..12:00
+  on 2026-12-30 closed
+}
+"#,
+    );
+    let table = [
+        ("2026-12-02T16:59", true),
+        ("2026-12-02T17:00", false),
+        ("2026-12-24T11:59", true),
+        ("2026-12-24T14:00", false),
+        ("2026-12-25T10:00", false),
+        ("2026-12-26T01:00", false),
+        ("2026-12-05T01:59", true),
+        ("2026-12-05T02:00", false),
+    ];
+    for (wall, open) in table {
+        assert_eq!(at(&office, wall).open, open, "at {wall}");
+    }
+}
