@@ -876,3 +876,57 @@ fn program_load_rejects_unknown_zones() {
         "schedule `h` uses time zone `Europe/Ljubljana`, which this machine's time zone database does not have"
     );
 }
+
+/// Builds a reply from a number, covering every kind with a few values.
+fn any_reply(pick: u8) -> Reply {
+    match pick % 16 {
+        0 => Reply::Start,
+        1 | 2 => Reply::Done,
+        3 => Reply::Played {
+            keys: String::new(),
+        },
+        4 => Reply::Played {
+            keys: String::from("1#"),
+        },
+        5 => Reply::Keys(String::from("1")),
+        6 => Reply::Keys(String::from("4321")),
+        7 => Reply::NoInput,
+        8 => Reply::Found(vip()),
+        9 => Reply::Missing,
+        10 => Reply::LookupFailed {
+            timed_out: false,
+            reason: String::from("refused"),
+        },
+        11 => Reply::Queue(QueueOutcome::NoAgents),
+        12 => Reply::Queue(QueueOutcome::Answered {
+            agent: String::from("ana"),
+            wait_ms: 1,
+            talk_ms: 2,
+        }),
+        13 => Reply::Rating(Some(3)),
+        14 => Reply::Rating(Some(0)),
+        _ => Reply::HungUp,
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_replies_never_panic(picks in proptest::collection::vec(0u8..16, 0..40)) {
+        let program = program(EVERYTHING);
+        let mut call = Call::new(program, info(Some("+386")), CallOptions::default());
+        let mut finished = None;
+        for pick in picks {
+            match call.resume(now(), any_reply(pick)) {
+                Ok(Effect::Finished { outcome }) => {
+                    if let Some(first) = finished {
+                        proptest::prop_assert_eq!(first, outcome);
+                    }
+                    finished = Some(outcome);
+                }
+                Ok(_) => proptest::prop_assert!(finished.is_none()),
+                Err(RunError::WrongReply { .. }) => proptest::prop_assert!(call.is_over()),
+                Err(error) => proptest::prop_assert!(false, "{}", error),
+            }
+        }
+    }
+}
