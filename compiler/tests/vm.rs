@@ -567,8 +567,8 @@ fn type_ahead_answers_the_menu_and_the_collect() {
     let mut s = Script::new(&program, TraceLevel::Path);
     to_menu(&mut s);
     // The caller presses 1 and the whole order number during the menu
-    // prompt: neither the menu nor the collect asks the host.
-    assert_eq!(s.played("14321"), play("enter-order", "sl", true));
+    // prompt: the collect skips its prompt and neither input waits.
+    assert_eq!(s.played("14321"), Effect::Tag(String::from("order-4321")));
     let mut s2 = Script::new(&program, TraceLevel::Path);
     to_menu(&mut s2);
     s2.played("1");
@@ -929,4 +929,64 @@ proptest::proptest! {
             }
         }
     }
+}
+
+#[test]
+fn menu_endings_set_the_outcome() {
+    let program = program(EVERYTHING);
+    let cases = [
+        (
+            "2",
+            Effect::Transfer {
+                target: String::from("+38615550199"),
+            },
+            "transferred",
+        ),
+        (
+            "3",
+            Effect::Voicemail {
+                mailbox: String::from("sales"),
+                language: String::from("en"),
+            },
+            "voicemail",
+        ),
+        ("4", Effect::Hangup, "hangup"),
+    ];
+    for (key, ending, outcome) in cases {
+        let mut s = Script::new(&program, TraceLevel::Path);
+        to_menu(&mut s);
+        assert_eq!(s.played(key), ending);
+        let timeline = s.done();
+        assert!(
+            matches!(&timeline, Effect::Timeline(t) if t.starts_with(outcome)),
+            "{key}: {timeline:?}"
+        );
+        // A hang-up at the ending effect ends the call the same way,
+        // except for a transfer, which did not happen.
+        let mut s = Script::new(&program, TraceLevel::Path);
+        to_menu(&mut s);
+        s.played(key);
+        let timeline = s.reply(Reply::HungUp);
+        let expected = if key == "2" { "hangup" } else { outcome };
+        assert!(
+            matches!(&timeline, Effect::Timeline(t) if t.starts_with(expected)),
+            "{key}: {timeline:?}"
+        );
+    }
+}
+
+#[test]
+fn overflow_to_hangup_ends_as_overflow() {
+    let text = "flow f\non call {\n enqueue q\n}\nqueue q {\n overflow hangup\n}\n\
+                after call {\n tag call.outcome\n}\n";
+    let program = program(text);
+    let mut call = Call::new(program, info(None), CallOptions::default());
+    call.resume(now(), Reply::Start).unwrap();
+    let enqueue = call.resume(now(), Reply::Done).unwrap();
+    assert!(matches!(enqueue, Effect::Enqueue { priority: 0, .. }));
+    let hangup = call.resume(now(), Reply::Queue(QueueOutcome::Full));
+    assert_eq!(hangup, Ok(Effect::Hangup));
+    let tag = call.resume(now(), Reply::Done);
+    assert_eq!(tag, Ok(Effect::Tag(String::from("overflow"))));
+    assert_eq!(call.outcome(), Some(Outcome::Overflow));
 }

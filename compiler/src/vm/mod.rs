@@ -38,7 +38,8 @@
 //! collect before asking the host for more, so a caller who knows the menu
 //! can press through it. [`Effect::Play`] says whether a key press should
 //! stop the prompts (`barge_in`): true when the next thing the flow does is
-//! wait for input. Keys typed during the prompts of a collect that does not
+//! wait for input. Those prompts, a menu's or a collect's own, are not
+//! played at all while typed-ahead keys wait for the input. Keys typed during the prompts of a collect that does not
 //! have its input complete yet (no terminator, fewer than its maximum
 //! digits) are handed to the host in [`Effect::CollectDigits`] `typed`,
 //! and the digits of the reply are added after them.
@@ -172,12 +173,14 @@ impl Program {
 pub enum TraceLevel {
     /// Nothing.
     Off,
-    /// Probes, effects and replies: the path the call took, for call
-    /// records. Sensitive digits are masked.
+    /// The path the call took, for call records: probes, effects,
+    /// replies, keys typed ahead, language changes, contact fields of the
+    /// wrong type and the end of `on call`.
     #[default]
     Path,
     /// Also every evaluated unit with the values it read, every variable
     /// set and every schedule verdict: for `flowc simulate` and `flowc test`.
+    /// Sensitive digits are masked at this level too.
     Full,
 }
 
@@ -494,7 +497,7 @@ pub enum Event {
         /// The new value.
         value: Value,
     },
-    /// A schedule was consulted.
+    /// A schedule was consulted ([`TraceLevel::Full`] only).
     Schedule {
         /// The schedule.
         schedule: ScheduleId,

@@ -283,6 +283,10 @@ impl Call {
                     names.push(self.name(module, *prompt)?);
                 }
                 let next = next_input(module, block, pc);
+                if next.is_some() && !self.typed_ahead.is_empty() {
+                    // The caller already answered: skip the input's prompts.
+                    return Ok(None);
+                }
                 let effect = Effect::Play {
                     prompts: names,
                     language: self.language.clone(),
