@@ -990,3 +990,73 @@ fn overflow_to_hangup_ends_as_overflow() {
     assert_eq!(tag, Ok(Effect::Tag(String::from("overflow"))));
     assert_eq!(call.outcome(), Some(Outcome::Overflow));
 }
+
+#[test]
+fn budget_stops_a_hand_built_jump_loop() {
+    use flowc::bytecode::{Block, BlockKind, Instr};
+    let mut module = module(&[("f.flow", "flow f\non call {\n hangup\n}\n")], "f");
+    module.blocks[0] = Block {
+        kind: BlockKind::OnCall,
+        code: vec![Instr::Answer, Instr::Jump(1)],
+        lines: Vec::new(),
+    };
+    let module = decode(&module.encode()).unwrap();
+    let mut call = Call::new(load(module), info(None), CallOptions::default());
+    call.resume(now(), Reply::Start).unwrap();
+    let error = call.resume(now(), Reply::Done).unwrap_err();
+    assert_eq!(
+        error,
+        RunError::Budget {
+            flow: String::from("f"),
+            budget: flowc::vm::DEFAULT_BUDGET,
+            place: String::from("block 0 instruction 1"),
+        }
+    );
+}
+
+/// Answers an effect the way a cooperative host would.
+fn plausible_reply(effect: &Effect) -> Reply {
+    match effect {
+        Effect::Play { .. } => Reply::Played {
+            keys: String::from("1"),
+        },
+        Effect::CollectKey { .. } => Reply::Keys(String::from("1")),
+        Effect::CollectDigits { .. } => Reply::Keys(String::from("4321")),
+        Effect::Lookup { .. } => Reply::Found(vip()),
+        Effect::Enqueue { .. } => Reply::Queue(QueueOutcome::MaxWait { wait_ms: 1 }),
+        Effect::Survey { .. } => Reply::Rating(None),
+        _ => Reply::Done,
+    }
+}
+
+#[test]
+fn damaged_modules_that_decode_never_panic() {
+    use sha2::{Digest, Sha256};
+    let bytes = module(&[("f.flow", EVERYTHING)], "f").encode();
+    let body_end = bytes.len() - 32;
+    let mut ran = 0;
+    for i in 0..body_end {
+        for mask in [0x01, 0x80, 0xff] {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= mask;
+            let checksum: [u8; 32] = Sha256::digest(&damaged[..body_end]).into();
+            damaged[body_end..].copy_from_slice(&checksum);
+            let Ok(module) = decode(&damaged) else {
+                continue;
+            };
+            let Ok(program) = Program::load(module, |name| jiff::tz::db().get(name).ok()) else {
+                continue;
+            };
+            ran += 1;
+            let mut call = Call::new(program, info(None), CallOptions::default());
+            let mut reply = Reply::Start;
+            for _ in 0..100 {
+                match call.resume(now(), reply) {
+                    Ok(Effect::Finished { .. }) | Err(_) => break,
+                    Ok(effect) => reply = plausible_reply(&effect),
+                }
+            }
+        }
+    }
+    assert!(ran > 100, "{ran}");
+}
