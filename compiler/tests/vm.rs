@@ -1060,3 +1060,25 @@ fn damaged_modules_that_decode_never_panic() {
     }
     assert!(ran > 100, "{ran}");
 }
+
+#[test]
+fn position_of_the_waiting_effect() {
+    let program = program(EVERYTHING);
+    let mut s = Script::new(&program, TraceLevel::Off);
+    assert_eq!(s.call.position(), None);
+    s.start();
+    let at = |s: &Script| s.call.position().map(|p| (p.source, p.line, p.column));
+    // `answer` belongs to `on call` on line 3, the menu's prompt to the
+    // `menu` statement on line 10.
+    assert_eq!(at(&s), Some((1, 3, 1)));
+    s.done();
+    assert_eq!(at(&s), Some((1, 4, 3)));
+    s.reply(Reply::Found(vip()));
+    s.done();
+    s.played("");
+    assert_eq!(at(&s), Some((1, 10, 3)));
+    assert_eq!(
+        program.module().sources,
+        ["tok.yaml", "f.flow"].map(String::from)
+    );
+}

@@ -603,6 +603,8 @@ pub struct Call {
     instructions: u64,
     /// Instructions run since the last effect.
     spent: u32,
+    /// The block and index of the last instruction run.
+    last_run: (usize, usize),
     /// Schedule verdicts for `now`, per schedule.
     verdicts: Vec<Option<Verdict>>,
     now: Timestamp,
@@ -639,6 +641,7 @@ impl Call {
             rating: None,
             instructions: 0,
             spent: 0,
+            last_run: (0, 0),
             verdicts,
             now: Timestamp::UNIX_EPOCH,
             program,
