@@ -274,3 +274,66 @@ fn abandoned_call_opens_a_ticket() {
         }
     );
 }
+
+#[test]
+fn order_status_of_a_shipped_order() {
+    let (mut s, _, _) = greeted("2026-12-02T10:00");
+    // The caller chooses order status and types the order number with its
+    // terminator during the prompt.
+    let prompt = s.reply(Reply::Keys(String::from("3")));
+    assert!(
+        matches!(&prompt, Effect::Play { prompts, barge_in: true, .. } if prompts == &["enter-order"])
+    );
+    let tag = s.reply(Reply::Played {
+        keys: String::from("41234567#"),
+    });
+    assert_eq!(tag, Effect::Tag(String::from("order-41234567")));
+    let lookup = s.reply(Reply::Done);
+    assert_eq!(
+        lookup,
+        Effect::Lookup {
+            source: String::from("orders"),
+            key: String::from("41234567"),
+            timeout_ms: 2000,
+        }
+    );
+    let owner = Contact {
+        fields: BTreeMap::from([(
+            String::from("order_status"),
+            Value::Text(String::from("shipped")),
+        )]),
+    };
+    let play = s.reply(Reply::Found(owner));
+    assert!(
+        matches!(&play, Effect::Play { prompts, .. } if prompts == &["order-found-shipping", "goodbye"]),
+        "{play:?}"
+    );
+    let played = s.reply(Reply::Played {
+        keys: String::new(),
+    });
+    assert_eq!(played, Effect::Hangup);
+    let timeline = s.reply(Reply::Done);
+    assert_eq!(
+        timeline,
+        Effect::Timeline(String::from("Support call: hangup, waited 0s"))
+    );
+    assert!(
+        s.outcomes()
+            .contains(&(String::from("collect order"), ProbeOutcome::Valid))
+    );
+}
+
+#[test]
+fn order_number_not_starting_with_4_is_invalid() {
+    let (mut s, _, _) = greeted("2026-12-02T10:00");
+    s.reply(Reply::Keys(String::from("3")));
+    s.reply(Reply::Played {
+        keys: String::new(),
+    });
+    let retry = s.reply(Reply::Keys(String::from("51234567")));
+    assert!(matches!(&retry, Effect::Play { prompts, .. } if prompts == &["order-invalid"]));
+    assert_eq!(
+        s.outcomes().last(),
+        Some(&(String::from("collect order"), ProbeOutcome::Invalid))
+    );
+}
