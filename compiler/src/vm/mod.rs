@@ -44,7 +44,9 @@ mod schedule;
 
 pub use schedule::{Verdict, VerdictReason, evaluate as evaluate_schedule};
 
-use crate::bytecode::{Module, ProbeId, QueueId, RecordMode, ScheduleId, SlotId, TicketMode, UnitId};
+use crate::bytecode::{
+    Module, ProbeId, QueueId, RecordMode, ScheduleId, SlotId, TicketMode, UnitId,
+};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
@@ -68,7 +70,9 @@ pub struct Program {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A schedule names a time zone the host does not know.
-    #[error("schedule `{schedule}` uses time zone `{zone}`, which this machine's time zone database does not have")]
+    #[error(
+        "schedule `{schedule}` uses time zone `{zone}`, which this machine's time zone database does not have"
+    )]
     UnknownZone {
         /// The schedule.
         schedule: String,
