@@ -40,9 +40,11 @@
 //! stop the prompts (`barge_in`): true when the next thing the flow does is
 //! wait for input.
 
-mod schedule;
+pub mod schedule;
 
-pub use schedule::{Verdict, VerdictReason, evaluate as evaluate_schedule};
+pub use schedule::{
+    LocalTime, RangeSource, Verdict, VerdictReason, ZoneAbbreviation, evaluate as evaluate_schedule,
+};
 
 use crate::bytecode::{
     Module, ProbeId, QueueId, RecordMode, ScheduleId, SlotId, TicketMode, UnitId,
