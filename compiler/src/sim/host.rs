@@ -8,8 +8,8 @@ use super::script::{
 use super::trace::{self, Step, format_duration, value_text};
 use crate::bytecode::{Const, Module, ProbeId, ScheduleId, Type, UnitOp};
 use crate::vm::{
-    Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome, Reply,
-    TraceLevel, Value, Verdict, VerdictReason,
+    Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome,
+    RangeSource, Reply, TraceLevel, Value, Verdict, VerdictReason,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
@@ -110,10 +110,13 @@ impl ScheduleOutcome {
         }];
         match verdict.reason {
             VerdictReason::Holiday => outcomes.push(ScheduleOutcome::Holiday),
-            VerdictReason::Exception { .. } | VerdictReason::PreviousException { .. } => {
-                outcomes.push(ScheduleOutcome::Exception);
+            VerdictReason::Range { source, .. }
+            | VerdictReason::Overnight { source, .. }
+            | VerdictReason::OutsideHours { source } => {
+                if let RangeSource::Exception { .. } = source {
+                    outcomes.push(ScheduleOutcome::Exception);
+                }
             }
-            VerdictReason::Weekly { .. } | VerdictReason::OutsideHours => {}
         }
         outcomes
     }

@@ -6,10 +6,10 @@
 //! docs and the shipped scenarios.
 
 use crate::bytecode::{
-    AnnounceKind, Module, Position, Probe, ProbeOutcome, QueueNeed, RecordMode, Schedule,
-    TicketMode, format_minutes,
+    AnnounceKind, MinuteRange, Module, Position, Probe, ProbeOutcome, QueueNeed, RecordMode,
+    Schedule, TicketMode, format_minutes,
 };
-use crate::vm::{Effect, Outcome, Value, Verdict, VerdictReason};
+use crate::vm::{Effect, Outcome, RangeSource, Value, Verdict, VerdictReason};
 use serde::Serialize;
 use serde_json::json;
 
@@ -181,7 +181,7 @@ pub fn schedule_step(at_ms: u64, schedule: &Schedule, verdict: &Verdict) -> Step
     };
     let local = format!(
         "{} {} {} {}",
-        weekday_name(verdict),
+        capitalized(weekday(verdict.weekday)),
         verdict.date,
         format_minutes(verdict.minute),
         verdict.zone_abbreviation
@@ -197,53 +197,57 @@ pub fn schedule_step(at_ms: u64, schedule: &Schedule, verdict: &Verdict) -> Step
             "holiday": verdict.holiday,
             "local_date": verdict.date.to_string(),
             "local_time": format_minutes(verdict.minute),
-            "zone": verdict.zone_abbreviation,
+            "zone": verdict.zone_abbreviation.as_str(),
             "reason": reason,
         }),
     )
 }
 
-fn weekday_name(verdict: &Verdict) -> &'static str {
-    let date = jiff::civil::Date::new(
-        verdict.date.year,
-        i8::try_from(verdict.date.month).unwrap_or(1),
-        i8::try_from(verdict.date.day).unwrap_or(1),
-    );
-    match date.map(|d| d.weekday().to_monday_zero_offset()) {
-        Ok(0) => "Mon",
-        Ok(1) => "Tue",
-        Ok(2) => "Wed",
-        Ok(3) => "Thu",
-        Ok(4) => "Fri",
-        Ok(5) => "Sat",
-        Ok(6) => "Sun",
-        _ => "?",
+const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn weekday(index: u8) -> &'static str {
+    WEEKDAYS.get(usize::from(index)).copied().unwrap_or("?")
+}
+
+fn range_text(range: MinuteRange) -> String {
+    format!(
+        "{}..{}",
+        format_minutes(range.start),
+        format_minutes(range.end)
+    )
+}
+
+fn source_text(source: RangeSource) -> String {
+    match source {
+        RangeSource::Weekly { weekday: day } => format!("weekly {}", weekday(day)),
+        RangeSource::Exception { date } => format!("exception on {date}"),
     }
 }
 
-const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-fn range_text((start, end): (u16, u16)) -> String {
-    format!("{}..{}", format_minutes(start), format_minutes(end))
-}
-
 fn reason_text(verdict: &Verdict) -> String {
-    match &verdict.reason {
+    match verdict.reason {
         VerdictReason::Holiday => format!("holiday {}", verdict.date),
-        VerdictReason::Exception { range: Some(range) } => {
-            format!("exception on {}: {}", verdict.date, range_text(*range))
+        VerdictReason::Range { source, range } => {
+            format!("{} {}", source_text(source), range_text(range))
         }
-        VerdictReason::Exception { range: None } => {
-            format!("exception on {}: outside its hours", verdict.date)
+        VerdictReason::Overnight { source, range } => {
+            format!(
+                "overnight from the day before, {} {}",
+                source_text(source),
+                range_text(range)
+            )
         }
-        VerdictReason::Weekly { weekday, range } => {
-            let day = WEEKDAYS.get(usize::from(*weekday)).unwrap_or(&"?");
-            format!("weekly {day} {}", range_text(*range))
+        VerdictReason::OutsideHours { source } => {
+            format!("outside the {} hours", source_text(source))
         }
-        VerdictReason::PreviousException { range } => {
-            format!("previous day's exception {}", range_text(*range))
-        }
-        VerdictReason::OutsideHours => String::from("outside weekly hours"),
     }
 }
 
