@@ -324,7 +324,7 @@ fn short_inputs_are_truncated() {
         Err(DecodeError::Truncated { .. })
     ));
     assert!(matches!(
-        decode(b"TOKB\x01\x00"),
+        decode(b"TOKB\x02\x00"),
         Err(DecodeError::Truncated { .. })
     ));
 }

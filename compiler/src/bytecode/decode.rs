@@ -6,13 +6,14 @@
 //! verifier in `verify` then checks every index, jump target and type, with
 //! the byte offsets the reader recorded.
 
-use super::encode::{RECORD_MODES, STRATEGIES, TICKET_MODES, op, unit_op};
+use super::encode::{RECORD_MODES, STRATEGIES, TICKET_MODES, op, probe_tag, unit_op};
 use super::verify::{self, Offsets};
 use super::{
     AnnounceKind, Announcement, ArithOp, Block, BlockId, BlockKind, Builtin, CallbackOffer, CmpOp,
-    Const, ConstId, Date, DateRange, ExprUnit, FORMAT_VERSION, Input, Instr, Key, MAGIC,
-    MinuteRange, Module, Queue, QueueId, QueueNeed, RelaxStep, Schedule, ScheduleException,
-    ScheduleId, ServiceTarget, Slot, SlotId, Type, UnitId, UnitOp,
+    Const, ConstId, Date, DateRange, ExprUnit, FORMAT_VERSION, Input, Instr, Key, LineEntry, MAGIC,
+    MinuteRange, Module, Position, Probe, ProbeId, ProbeOutcome, Queue, QueueId, QueueNeed,
+    RelaxStep, Schedule, ScheduleException, ScheduleId, ServiceTarget, Slot, SlotId, Type, UnitId,
+    UnitOp,
 };
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -238,8 +239,10 @@ mod min_size {
     pub const RELAX: usize = 13;
     pub const ANNOUNCEMENT: usize = 2;
     pub const QUEUE: usize = 36;
-    pub const BLOCK: usize = 5;
+    pub const BLOCK: usize = 9;
     pub const ID: usize = 4;
+    pub const LINE: usize = 16;
+    pub const PROBE: usize = 17;
 }
 
 impl<'a> Reader<'a> {
@@ -395,6 +398,8 @@ impl<'a> Reader<'a> {
         let units = self.list(min_size::UNIT, "unit", Self::unit)?;
         let queues = self.list(min_size::QUEUE, "queue", Self::queue)?;
         let blocks = self.list(min_size::BLOCK, "block", Self::block)?;
+        self.offsets.probes = self.pos;
+        let probes = self.list(min_size::PROBE, "probe", Self::probe)?;
         Ok(Module {
             flow,
             source_hash,
@@ -408,7 +413,7 @@ impl<'a> Reader<'a> {
             units,
             queues,
             blocks,
-            probes: Vec::new(),
+            probes,
         })
     }
 
@@ -481,7 +486,7 @@ impl<'a> Reader<'a> {
         let zone = self.str("time zone")?;
         let mut weekly: [Vec<MinuteRange>; 7] = Default::default();
         for day in &mut weekly {
-            *day = self.list(min_size::RANGE, "weekday range", |r| r.range(24 * 60))?;
+            *day = self.list(min_size::RANGE, "weekday range", |r| r.range(48 * 60))?;
         }
         let holidays = self.list(min_size::DATE_RANGE, "holiday", |r| {
             let offset = r.pos;
@@ -714,12 +719,53 @@ impl<'a> Reader<'a> {
             offsets.push(self.pos);
             code.push(self.instr()?);
         }
+        let lines_at = self.pos;
+        let lines = self.list(min_size::LINE, "line entry", |r| {
+            Ok(LineEntry {
+                instr: r.u32("line entry instruction")?,
+                at: r.position()?,
+            })
+        })?;
         self.offsets.blocks.push((offset, offsets));
-        Ok(Block {
-            kind,
-            code,
-            lines: Vec::new(),
+        self.offsets.lines.push(lines_at);
+        Ok(Block { kind, code, lines })
+    }
+
+    fn position(&mut self) -> Result<Position> {
+        Ok(Position {
+            source: self.u32("source index")?,
+            line: self.u32("line")?,
+            column: self.u32("column")?,
         })
+    }
+
+    fn probe(&mut self) -> Result<Probe> {
+        let at = self.position()?;
+        let site = self.str("probe site")?;
+        let offset = self.pos;
+        let outcome = match self.u8("probe outcome")? {
+            probe_tag::THEN => ProbeOutcome::Then(self.u32("branch")?),
+            probe_tag::ELSE => ProbeOutcome::Else,
+            probe_tag::KEY => ProbeOutcome::Key(self.key()?),
+            probe_tag::INVALID => ProbeOutcome::Invalid,
+            probe_tag::NO_INPUT => ProbeOutcome::NoInput,
+            probe_tag::EXHAUSTED => ProbeOutcome::Exhausted,
+            probe_tag::VALID => ProbeOutcome::Valid,
+            probe_tag::FOUND => ProbeOutcome::Found,
+            probe_tag::MISSING => ProbeOutcome::Missing,
+            probe_tag::FAILED => ProbeOutcome::Failed,
+            probe_tag::ARM => ProbeOutcome::Arm(self.u32("arm")?),
+            probe_tag::NO_MATCH => ProbeOutcome::NoMatch,
+            probe_tag::OVERFLOW => ProbeOutcome::Overflow,
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    offset,
+                    what: "probe outcome",
+                    tag,
+                });
+            }
+        };
+        Ok(Probe { at, site, outcome })
     }
 
     fn instr(&mut self) -> Result<Instr> {
@@ -733,6 +779,12 @@ impl<'a> Reader<'a> {
             op::POP => Instr::Pop,
             op::EVAL => Instr::Eval(UnitId(self.u32("unit")?)),
             op::INC => Instr::Inc(SlotId(self.u32("slot")?)),
+            op::PROBE => Instr::Probe(ProbeId(self.u32("probe")?)),
+            op::PROBE_CONTACT => Instr::ProbeContact {
+                slot: SlotId(self.u32("slot")?),
+                found: ProbeId(self.u32("probe")?),
+                missing: ProbeId(self.u32("probe")?),
+            },
             op::JUMP => Instr::Jump(self.target()?),
             op::JUMP_IF => Instr::JumpIf(self.target()?),
             op::JUMP_IF_NOT => Instr::JumpIfNot(self.target()?),

@@ -6,8 +6,8 @@
 //! print as `?` so a damaged module can still be shown.
 
 use super::{
-    AnnounceKind, Block, BlockId, BlockKind, Const, ConstId, ExprUnit, Input, Instr, Module, Queue,
-    QueueNeed, Schedule, SlotId, UnitOp, format_minutes,
+    AnnounceKind, Block, BlockId, BlockKind, Const, ConstId, ExprUnit, Input, Instr, Module,
+    Position, ProbeId, ProbeOutcome, Queue, QueueNeed, Schedule, SlotId, UnitOp, format_minutes,
 };
 use crate::syntax::ast::{RecordMode, TicketMode, Weekday};
 use std::collections::BTreeSet;
@@ -53,7 +53,45 @@ pub fn disasm(module: &Module) -> String {
     for (i, block) in module.blocks.iter().enumerate() {
         write_block(&mut out, module, i, block);
     }
+    section(&mut out, "probes", module.probes.is_empty());
+    for (i, probe) in module.probes.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  p{i:<4} {} {}: {}",
+            show_position(module, probe.at),
+            probe.site,
+            show_outcome(probe.outcome)
+        );
+    }
     out
+}
+
+/// Formats a position as `file:line:column`.
+pub fn show_position(module: &Module, at: Position) -> String {
+    let file = module
+        .sources
+        .get(at.source as usize)
+        .map_or("?", String::as_str);
+    format!("{file}:{}:{}", at.line, at.column)
+}
+
+/// Formats a probe outcome as a short phrase, such as `then 0` or `key 1`.
+pub fn show_outcome(outcome: ProbeOutcome) -> String {
+    match outcome {
+        ProbeOutcome::Then(n) => format!("then {n}"),
+        ProbeOutcome::Else => String::from("else"),
+        ProbeOutcome::Key(key) => format!("key {}", key.as_char()),
+        ProbeOutcome::Invalid => String::from("invalid"),
+        ProbeOutcome::NoInput => String::from("no input"),
+        ProbeOutcome::Exhausted => String::from("exhausted"),
+        ProbeOutcome::Valid => String::from("valid"),
+        ProbeOutcome::Found => String::from("found"),
+        ProbeOutcome::Missing => String::from("missing"),
+        ProbeOutcome::Failed => String::from("failed"),
+        ProbeOutcome::Arm(n) => format!("arm {n}"),
+        ProbeOutcome::NoMatch => String::from("no match"),
+        ProbeOutcome::Overflow => String::from("overflow"),
+    }
 }
 
 fn header(out: &mut String, module: &Module) {
@@ -86,7 +124,7 @@ fn section(out: &mut String, title: &str, empty: bool) {
 }
 
 /// Formats milliseconds the way a flow writes durations, such as `1m30s`.
-pub(crate) fn show_ms(ms: u64) -> String {
+pub fn show_ms(ms: u64) -> String {
     if ms == 0 {
         return String::from("0s");
     }
@@ -126,6 +164,13 @@ fn slot_at(module: &Module, id: SlotId) -> String {
     module
         .slot(id)
         .map_or_else(|| format!("s{}?", id.0), |s| s.name.clone())
+}
+
+fn probe_at(module: &Module, id: ProbeId) -> String {
+    match module.probes.get(id.0 as usize) {
+        Some(probe) => format!("p{} ({})", id.0, show_outcome(probe.outcome)),
+        None => format!("p{}?", id.0),
+    }
 }
 
 fn block_at(module: &Module, id: BlockId) -> String {
@@ -341,7 +386,11 @@ fn show_unit_op(module: &Module, op: &UnitOp) -> String {
 fn write_block(out: &mut String, module: &Module, index: usize, block: &Block) {
     let _ = writeln!(out, "  b{index:<4} {}", show_kind(module, &block.kind));
     let targets: BTreeSet<u32> = block.code.iter().filter_map(Instr::target).collect();
+    let mut lines = block.lines.iter().peekable();
     for (i, instr) in block.code.iter().enumerate() {
+        if let Some(entry) = lines.next_if(|e| e.instr as usize <= i) {
+            let _ = writeln!(out, "      ; {}", show_position(module, entry.at));
+        }
         if targets.contains(&(i as u32)) {
             let _ = writeln!(out, "      L{i}:");
         }
@@ -375,6 +424,17 @@ fn show_instr(module: &Module, instr: &Instr) -> String {
         Instr::Pop => String::from("pop"),
         Instr::Eval(u) => format!("eval u{}", u.0),
         Instr::Inc(s) => format!("inc {}", slot_at(module, *s)),
+        Instr::Probe(p) => format!("probe {}", probe_at(module, *p)),
+        Instr::ProbeContact {
+            slot,
+            found,
+            missing,
+        } => format!(
+            "probe_contact {} found {} missing {}",
+            slot_at(module, *slot),
+            probe_at(module, *found),
+            probe_at(module, *missing)
+        ),
         Instr::Jump(t) => format!("jump L{t}"),
         Instr::JumpIf(t) => format!("jump_if L{t}"),
         Instr::JumpIfNot(t) => format!("jump_if_not L{t}"),

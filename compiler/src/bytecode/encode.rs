@@ -2,7 +2,7 @@
 
 use super::{
     AnnounceKind, Block, BlockKind, Const, Date, ExprUnit, FORMAT_VERSION, Input, Instr, MAGIC,
-    Module, Queue, QueueNeed, Schedule, Slot, Type, UnitOp,
+    Module, Position, Probe, ProbeOutcome, Queue, QueueNeed, Schedule, Slot, Type, UnitOp,
 };
 use crate::syntax::ast::{RecordMode, Strategy, TicketMode};
 use sha2::{Digest, Sha256};
@@ -16,6 +16,8 @@ pub(super) mod op {
     pub const POP: u8 = 0x05;
     pub const EVAL: u8 = 0x06;
     pub const INC: u8 = 0x07;
+    pub const PROBE: u8 = 0x08;
+    pub const PROBE_CONTACT: u8 = 0x09;
     pub const JUMP: u8 = 0x10;
     pub const JUMP_IF: u8 = 0x11;
     pub const JUMP_IF_NOT: u8 = 0x12;
@@ -74,6 +76,23 @@ pub(super) mod unit_op {
     pub const JUMP_IF_TRUE_OR_POP: u8 = 0x23;
 }
 
+/// Tags of probe outcomes.
+pub(super) mod probe_tag {
+    pub const THEN: u8 = 0;
+    pub const ELSE: u8 = 1;
+    pub const KEY: u8 = 2;
+    pub const INVALID: u8 = 3;
+    pub const NO_INPUT: u8 = 4;
+    pub const EXHAUSTED: u8 = 5;
+    pub const VALID: u8 = 6;
+    pub const FOUND: u8 = 7;
+    pub const MISSING: u8 = 8;
+    pub const FAILED: u8 = 9;
+    pub const ARM: u8 = 10;
+    pub const NO_MATCH: u8 = 11;
+    pub const OVERFLOW: u8 = 12;
+}
+
 /// Strategies in tag order.
 pub(super) const STRATEGIES: [Strategy; 7] = [
     Strategy::RingAll,
@@ -123,6 +142,7 @@ impl Module {
         w.list(&self.units, Writer::unit);
         w.list(&self.queues, Writer::queue);
         w.list(&self.blocks, Writer::block);
+        w.list(&self.probes, Writer::probe);
         let checksum: [u8; 32] = Sha256::digest(&w.buf).into();
         w.bytes(&checksum);
         w.buf
@@ -396,6 +416,39 @@ impl Writer {
             }
         }
         self.list(&block.code, Writer::instr);
+        self.list(&block.lines, |w, entry| {
+            w.u32(entry.instr);
+            w.position(entry.at);
+        });
+    }
+
+    fn position(&mut self, at: Position) {
+        self.u32(at.source);
+        self.u32(at.line);
+        self.u32(at.column);
+    }
+
+    fn probe(&mut self, probe: &Probe) {
+        self.position(probe.at);
+        self.str(&probe.site);
+        match probe.outcome {
+            ProbeOutcome::Then(n) => self.op_u32(probe_tag::THEN, n),
+            ProbeOutcome::Else => self.u8(probe_tag::ELSE),
+            ProbeOutcome::Key(key) => {
+                self.u8(probe_tag::KEY);
+                self.u8(key.as_byte());
+            }
+            ProbeOutcome::Invalid => self.u8(probe_tag::INVALID),
+            ProbeOutcome::NoInput => self.u8(probe_tag::NO_INPUT),
+            ProbeOutcome::Exhausted => self.u8(probe_tag::EXHAUSTED),
+            ProbeOutcome::Valid => self.u8(probe_tag::VALID),
+            ProbeOutcome::Found => self.u8(probe_tag::FOUND),
+            ProbeOutcome::Missing => self.u8(probe_tag::MISSING),
+            ProbeOutcome::Failed => self.u8(probe_tag::FAILED),
+            ProbeOutcome::Arm(n) => self.op_u32(probe_tag::ARM, n),
+            ProbeOutcome::NoMatch => self.u8(probe_tag::NO_MATCH),
+            ProbeOutcome::Overflow => self.u8(probe_tag::OVERFLOW),
+        }
     }
 
     fn instr(&mut self, instr: &Instr) {
@@ -410,6 +463,16 @@ impl Writer {
             Instr::Pop => self.u8(op::POP),
             Instr::Eval(u) => self.op_u32(op::EVAL, u.0),
             Instr::Inc(s) => self.op_u32(op::INC, s.0),
+            Instr::Probe(p) => self.op_u32(op::PROBE, p.0),
+            Instr::ProbeContact {
+                slot,
+                found,
+                missing,
+            } => {
+                self.op_u32(op::PROBE_CONTACT, slot.0);
+                self.u32(found.0);
+                self.u32(missing.0);
+            }
             Instr::Jump(t) => self.op_u32(op::JUMP, *t),
             Instr::JumpIf(t) => self.op_u32(op::JUMP_IF, *t),
             Instr::JumpIfNot(t) => self.op_u32(op::JUMP_IF_NOT, *t),

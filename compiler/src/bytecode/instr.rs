@@ -1,6 +1,6 @@
 //! The instructions of code blocks and of expression units.
 
-use super::{BlockId, ConstId, QueueId, ScheduleId, SlotId, Type, UnitId};
+use super::{BlockId, ConstId, ProbeId, QueueId, ScheduleId, SlotId, Type, UnitId};
 
 /// A DTMF key: `0`-`9`, `*` or `#`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -210,6 +210,18 @@ pub enum Instr {
     Eval(UnitId),
     /// Adds one to an integer slot.
     Inc(SlotId),
+    /// Records that a decision outcome was taken; no stack effect.
+    Probe(ProbeId),
+    /// Records `found` when the contact slot holds a contact, else
+    /// `missing`; no stack effect.
+    ProbeContact {
+        /// A contact slot.
+        slot: SlotId,
+        /// The probe recorded when the contact was found.
+        found: ProbeId,
+        /// The probe recorded when it is missing.
+        missing: ProbeId,
+    },
 
     // ---------------------------------------------------------------- control
     /// Continues at the target.

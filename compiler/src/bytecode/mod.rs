@@ -12,7 +12,12 @@
 //! - schedules and queues as plain data for the host;
 //! - pure expression units ([`ExprUnit`]): conditions, priorities, texts;
 //! - code blocks ([`Block`]): `on call`, `after call`, each step, each
-//!   sub-flow and each queue's overflow.
+//!   sub-flow and each queue's overflow, each with a line table that maps
+//!   instructions to the statement they come from;
+//! - probes ([`Probe`]): one per outcome of each decision (a branch of
+//!   `if`, a menu key, a lookup that failed). [`Instr::Probe`] and
+//!   [`Instr::ProbeContact`] record that the outcome was taken, so traces
+//!   show the path of a call and coverage counts the outcomes a test took.
 //!
 //! Code blocks run on a small stack machine. Statements leave the stack
 //! empty; an instruction that needs the outside world (playing a prompt,
@@ -35,17 +40,25 @@
 //!   variable the call never set.
 //! - A contact field that the record lacks reads as the empty value of its
 //!   type.
-//! - A schedule is open at local date D and minute M when D is not a
-//!   holiday and M lies in the exception ranges of D when D has an exception,
-//!   else in the weekly ranges of D's weekday. An exception range may end
-//!   after 24:00 (up to 48:00); its part after midnight also opens date D+1,
-//!   unless D+1 is a holiday.
+//! - A schedule reads the wall clock of its own zone: an instant becomes a
+//!   local date D and minute M, seconds dropped. Every range includes its
+//!   start, excludes its end and belongs to the date it starts on. The
+//!   ranges of D are its exception's when D has one (none for `closed`),
+//!   else the weekly ranges of D's weekday. A range may end after 24:00, up
+//!   to 48:00, and its part after midnight opens D+1 too. The schedule is
+//!   open at (D, M) when D is not a holiday and either M lies in a range of
+//!   D, or D-1 is not a holiday and M + 1440 lies in a range of D-1. Local
+//!   times that a clock change skips never occur, and repeated ones count
+//!   each time they occur.
 //!
 //! # Encoding
 //!
 //! All integers are little-endian. A text is a `u32` byte length and UTF-8
 //! bytes; a list is a `u32` count and its items. The file is `TOKB`, a `u16`
 //! format version, the body, and the SHA-256 hash of everything before it.
+//! Version 2 added the line table after each block's instructions, the
+//! probe table after the blocks, and the `probe` and `probe_contact`
+//! instructions; version 1 files must be rebuilt.
 //! [`decode`] checks the hash, then every length, tag, index, jump target
 //! and the type of every stack slot, so the VM may trust a decoded module.
 
@@ -59,7 +72,7 @@ mod verify;
 mod tests;
 
 pub use decode::{DecodeError, decode};
-pub use disasm::disasm;
+pub use disasm::{disasm, show_ms as show_duration, show_outcome, show_position};
 pub use instr::{ArithOp, Builtin, CmpOp, Instr, Key, RecordMode, TicketMode, UnitOp};
 
 use crate::syntax::ast::Strategy;
@@ -68,7 +81,7 @@ use crate::syntax::ast::Strategy;
 pub const MAGIC: [u8; 4] = *b"TOKB";
 
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// The deepest operand stack a unit may use.
 pub const MAX_UNIT_STACK: usize = 256;
@@ -152,7 +165,9 @@ pub enum ProbeOutcome {
     Overflow,
 }
 
-/// A decision outcome that coverage counts and traces show.
+/// A decision outcome that coverage counts and traces show. Every probe
+/// of one decision has the same `at` and `site`, so `(at, site)` names the
+/// decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Probe {
     /// Where the deciding statement starts.
@@ -436,7 +451,7 @@ pub struct ScheduleException {
     /// The date.
     pub date: Date,
     /// Ranges on that date, sorted; empty when closed all day. An end above
-    /// 1440 runs into the next date.
+    /// 1440 (at most 2880) runs into the next date.
     pub ranges: Vec<MinuteRange>,
 }
 
@@ -448,7 +463,8 @@ pub struct Schedule {
     /// IANA time zone name.
     pub zone: String,
     /// Opening ranges per weekday, Monday first, sorted. An overnight range
-    /// is split at midnight into two days.
+    /// is stored whole on the weekday it starts on, with its end past 1440
+    /// (at most 2880).
     pub weekly: [Vec<MinuteRange>; 7],
     /// Closed dates.
     pub holidays: Vec<DateRange>,

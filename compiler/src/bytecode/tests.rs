@@ -335,6 +335,19 @@ fn schedule_values_are_checked() {
         end: 600,
     }];
     rejects(&module, "not a valid range");
+    // An overnight weekly range ends at most at 48:00 of its own weekday.
+    module.schedules[0].weekly[2] = vec![MinuteRange {
+        start: 1320,
+        end: 2881,
+    }];
+    rejects(&module, "not a valid range");
+    module.schedules[0].weekly[2][0].end = 2880;
+    assert!(decode(&module.encode()).is_ok());
+    module.schedules[0].weekly[2] = vec![MinuteRange {
+        start: 1440,
+        end: 1500,
+    }];
+    rejects(&module, "not a valid range");
     module.schedules[0].weekly[2].clear();
     let date = |day| Date {
         year: 2026,
@@ -397,8 +410,9 @@ fn invalid_utf8_names_offset() {
 fn unknown_opcode_names_offset() {
     let module = base();
     let mut bytes = module.encode();
-    // The last instruction, `hangup`, is the last byte before the checksum.
-    let at = bytes.len() - 33;
+    // The last instruction, `hangup`, comes before the empty line table
+    // and probe table (a count of 0 each) and the checksum.
+    let at = bytes.len() - 32 - 8 - 1;
     bytes[at] = 0xee;
     reseal(&mut bytes);
     assert_eq!(
@@ -431,4 +445,108 @@ fn durations_show_as_written() {
     assert_eq!(disasm::show_ms(0), "0s");
     assert_eq!(disasm::show_ms(90_000), "1m30s");
     assert_eq!(disasm::show_ms(3_600_500), "1h500ms");
+}
+
+fn with_probe(code: Vec<Instr>) -> Module {
+    let mut module = with_code(code);
+    module.probes.push(Probe {
+        at: Position {
+            source: 0,
+            line: 3,
+            column: 5,
+        },
+        site: String::from("if x"),
+        outcome: ProbeOutcome::Then(0),
+    });
+    module
+}
+
+#[test]
+fn probes_and_lines_round_trip() {
+    let mut module = with_probe(vec![Instr::Answer, Instr::Probe(ProbeId(0)), Instr::Hangup]);
+    module.blocks[0].lines = vec![
+        LineEntry {
+            instr: 0,
+            at: Position {
+                source: 0,
+                line: 1,
+                column: 1,
+            },
+        },
+        LineEntry {
+            instr: 2,
+            at: Position {
+                source: 0,
+                line: 4,
+                column: 3,
+            },
+        },
+    ];
+    let outcomes = [
+        ProbeOutcome::Else,
+        ProbeOutcome::Key(Key::new('#').unwrap()),
+        ProbeOutcome::Invalid,
+        ProbeOutcome::NoInput,
+        ProbeOutcome::Exhausted,
+        ProbeOutcome::Valid,
+        ProbeOutcome::Found,
+        ProbeOutcome::Missing,
+        ProbeOutcome::Failed,
+        ProbeOutcome::Arm(7),
+        ProbeOutcome::NoMatch,
+        ProbeOutcome::Overflow,
+    ];
+    for outcome in outcomes {
+        let mut probe = module.probes[0].clone();
+        probe.outcome = outcome;
+        module.probes.push(probe);
+    }
+    assert_eq!(decode(&module.encode()).unwrap(), module);
+    let text = disasm(&module);
+    assert!(text.contains("; f.flow:4:3"), "{text}");
+    assert!(text.contains("probe p0 (then 0)"), "{text}");
+    assert!(text.contains("p12   f.flow:3:5 if x: overflow"), "{text}");
+}
+
+#[test]
+fn probe_out_of_range() {
+    let module = with_probe(vec![Instr::Probe(ProbeId(1)), Instr::Hangup]);
+    rejects(&module, "probe 1 is out of range");
+}
+
+#[test]
+fn probe_contact_needs_a_contact_slot() {
+    let code = vec![
+        Instr::ProbeContact {
+            slot: COUNTER,
+            found: ProbeId(0),
+            missing: ProbeId(0),
+        },
+        Instr::Hangup,
+    ];
+    rejects(&with_probe(code), "is not a contact");
+}
+
+#[test]
+fn line_table_must_be_sorted_and_inside() {
+    let at = Position {
+        source: 0,
+        line: 1,
+        column: 1,
+    };
+    let mut module = base();
+    module.blocks[0].lines = vec![LineEntry { instr: 1, at }, LineEntry { instr: 1, at }];
+    rejects(&module, "not sorted");
+    module.blocks[0].lines = vec![LineEntry { instr: 2, at }];
+    rejects(&module, "outside the block");
+    module.blocks[0].lines = vec![LineEntry {
+        instr: 0,
+        at: Position { source: 1, ..at },
+    }];
+    rejects(&module, "source 1 is out of range");
+    module.blocks[0].lines = vec![LineEntry {
+        instr: 0,
+        at: Position { line: 0, ..at },
+    }];
+    rejects(&module, "count from 1");
 }

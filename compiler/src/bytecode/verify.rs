@@ -11,7 +11,7 @@
 use super::decode::DecodeError;
 use super::{
     ArithOp, BlockKind, CmpOp, Const, ConstId, ExprUnit, Input, Instr, MAX_CODE_STACK,
-    MAX_UNIT_LEN, MAX_UNIT_STACK, Module, SlotId, Type, UnitOp,
+    MAX_UNIT_LEN, MAX_UNIT_STACK, Module, Position, ProbeId, SlotId, Type, UnitOp,
 };
 
 /// Byte offsets the reader recorded, for error messages.
@@ -24,6 +24,10 @@ pub(super) struct Offsets {
     /// Per queue, the offsets of the priority unit and overflow block
     /// indices.
     pub queues: Vec<(usize, usize)>,
+    /// Per block, the offset of its line table.
+    pub lines: Vec<usize>,
+    /// The offset of the probe table.
+    pub probes: usize,
 }
 
 type Result<T, E = DecodeError> = std::result::Result<T, E>;
@@ -36,6 +40,7 @@ pub(super) fn verify(module: &Module, offsets: &Offsets) -> Result<()> {
     }
     verify_queues(module, offsets)?;
     verify_block_kinds(module, offsets)?;
+    verify_positions(module, offsets)?;
     for (index, block) in module.blocks.iter().enumerate() {
         let (start, instr_offsets) = offsets
             .blocks
@@ -129,6 +134,69 @@ fn verify_block_kinds(module: &Module, offsets: &Offsets) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Checks the line tables and the probes' positions: every source index
+/// in range, lines and columns from 1, entries sorted by instruction with
+/// no repeats and inside their block.
+fn verify_positions(module: &Module, offsets: &Offsets) -> Result<()> {
+    let check = |at: usize, place: &str, position: Position| {
+        if position.source as usize >= module.sources.len() {
+            return Err(out_of_range(
+                at,
+                "source",
+                position.source,
+                module.sources.len(),
+            ));
+        }
+        if position.line == 0 || position.column == 0 {
+            return Err(DecodeError::invalid(
+                at,
+                format!(
+                    "{place}: line {} column {} is not a position; both count from 1",
+                    position.line, position.column
+                ),
+            ));
+        }
+        Ok(())
+    };
+    for (index, block) in module.blocks.iter().enumerate() {
+        let at = offsets.lines.get(index).copied().unwrap_or(0);
+        let place = format!("line table of block {index}");
+        let mut previous: Option<u32> = None;
+        for entry in &block.lines {
+            check(at, &place, entry.at)?;
+            if entry.instr as usize >= block.code.len() {
+                return Err(DecodeError::invalid(
+                    at,
+                    format!(
+                        "{place}: instruction {} is outside the block ({} instructions)",
+                        entry.instr,
+                        block.code.len()
+                    ),
+                ));
+            }
+            if previous.is_some_and(|p| p >= entry.instr) {
+                return Err(DecodeError::invalid(
+                    at,
+                    format!("{place}: entries are not sorted by instruction without repeats"),
+                ));
+            }
+            previous = Some(entry.instr);
+        }
+    }
+    for (index, probe) in module.probes.iter().enumerate() {
+        check(offsets.probes, &format!("probe {index}"), probe.at)?;
+    }
+    Ok(())
+}
+
+fn probe_id(module: &Module, at: usize, id: ProbeId) -> Result<()> {
+    if (id.0 as usize) < module.probes.len() {
+        Ok(())
+    } else {
+        Err(out_of_range(at, "probe", id.0, module.probes.len()))
+    }
 }
 
 fn out_of_range(offset: usize, what: &'static str, index: u32, len: usize) -> DecodeError {
@@ -649,6 +717,23 @@ impl BlockChecker<'_> {
                     ))
                 }
             }
+            Instr::Probe(p) => probe_id(module, at, *p),
+            Instr::ProbeContact {
+                slot,
+                found,
+                missing,
+            } => {
+                probe_id(module, at, *found)?;
+                probe_id(module, at, *missing)?;
+                if slot_type(module, at, *slot)? == Type::Contact {
+                    Ok(())
+                } else {
+                    Err(DecodeError::invalid(
+                        at,
+                        format!("{place}: slot {} is not a contact", slot.0),
+                    ))
+                }
+            }
             Instr::Eval(u) if module.unit(*u).is_none() => {
                 Err(out_of_range(at, "unit", u.0, module.units.len()))
             }
@@ -760,6 +845,7 @@ impl BlockChecker<'_> {
                 stack.push(ty)?;
             }
             Instr::Inc(_) | Instr::Answer | Instr::Record(_) | Instr::Survey { .. } => {}
+            Instr::Probe(_) | Instr::ProbeContact { .. } => {}
             Instr::Webhook(_) | Instr::Play(_) => {}
             Instr::Jump(t) => return Ok(vec![(*t as usize, stack.types)]),
             Instr::JumpIf(t) | Instr::JumpIfNot(t) => {

@@ -39,8 +39,8 @@ mod vars;
 mod tests;
 
 use crate::bytecode::{
-    Block, BlockId, BlockKind, Const, ConstId, ExprUnit, Module, Queue, QueueId, Schedule,
-    ScheduleId, Slot, SlotId,
+    Block, BlockId, BlockKind, Const, ConstId, ExprUnit, Module, Position, Probe, ProbeId,
+    ProbeOutcome, Queue, QueueId, Schedule, ScheduleId, Slot, SlotId,
 };
 use crate::diag::{Code, Diagnostic, FileId, Span, unknown_name_help};
 use crate::project::Project;
@@ -48,7 +48,11 @@ use crate::syntax::ast;
 use index::Index;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
+use stmt::BlockCode;
 use vars::Scope;
+
+/// The longest probe site, in characters; longer conditions are cut.
+const MAX_SITE_CHARS: usize = 80;
 
 /// Compiles the flow named `flow` with everything it references.
 pub fn compile(project: &Project, flow: &str) -> Result<Module, Vec<Diagnostic>> {
@@ -133,6 +137,9 @@ struct Generator<'p> {
     schedules: Vec<Schedule>,
     work: Vec<Work<'p>>,
     used_files: BTreeSet<FileId>,
+    /// Probes; their positions hold a [`FileId`] as the source until
+    /// [`Generator::finish`] maps it to a source index.
+    probes: Vec<Probe>,
     errors: Vec<Diagnostic>,
 }
 
@@ -162,6 +169,7 @@ impl<'p> Generator<'p> {
             schedules: Vec::new(),
             work: Vec::new(),
             used_files,
+            probes: Vec::new(),
             errors: Vec::new(),
         }
     }
@@ -217,10 +225,58 @@ impl<'p> Generator<'p> {
         id
     }
 
-    fn set_block(&mut self, id: BlockId, code: Vec<crate::bytecode::Instr>) {
+    fn set_block(&mut self, id: BlockId, code: BlockCode) {
         if let Some(block) = self.blocks.get_mut(id.0 as usize) {
-            block.code = code;
+            block.code = code.instrs;
+            block.lines = code.lines;
         }
+    }
+
+    /// Returns the position of a place in the current file, with the file's
+    /// id as the source.
+    fn position(&self, span: Span) -> Position {
+        let at = self
+            .index
+            .project
+            .sources
+            .get(self.file)
+            .map(|f| f.line_col(span.start));
+        Position {
+            source: self.file.0,
+            line: at.map_or(1, |a| a.line),
+            column: at.map_or(1, |a| a.column),
+        }
+    }
+
+    /// Adds a probe of one outcome of the decision at `at`.
+    fn probe(&mut self, at: Position, site: &str, outcome: ProbeOutcome) -> ProbeId {
+        let id = ProbeId(self.probes.len() as u32);
+        self.probes.push(Probe {
+            at,
+            site: site.to_string(),
+            outcome,
+        });
+        id
+    }
+
+    /// Returns the source text of a place in the current file on one line,
+    /// cut to [`MAX_SITE_CHARS`].
+    fn site_text(&self, span: Span) -> String {
+        let text = self
+            .index
+            .project
+            .sources
+            .get(self.file)
+            .and_then(|f| f.text.get(span.start as usize..span.end as usize))
+            .unwrap_or("");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let joined = words.join(" ");
+        if joined.chars().count() <= MAX_SITE_CHARS {
+            return joined;
+        }
+        let mut cut: String = joined.chars().take(MAX_SITE_CHARS - 3).collect();
+        cut.push_str("...");
+        cut
     }
 
     /// Returns the 1-based line of a place in the current file.
@@ -239,12 +295,25 @@ impl<'p> Generator<'p> {
         let project = self.index.project;
         let mut hasher = Sha256::new();
         let mut sources = Vec::new();
+        let mut source_index = HashMap::new();
         for file in &self.used_files {
             if let Some(source) = project.sources.get(*file) {
                 hasher.update((source.text.len() as u64).to_le_bytes());
                 hasher.update(source.text.as_bytes());
+                source_index.insert(file.0, sources.len() as u32);
                 sources.push(source.name.clone());
             }
+        }
+        let map = |at: &mut Position| {
+            at.source = source_index.get(&at.source).copied().unwrap_or(0);
+        };
+        let mut blocks = self.blocks;
+        for entry in blocks.iter_mut().flat_map(|b| b.lines.iter_mut()) {
+            map(&mut entry.at);
+        }
+        let mut probes = self.probes;
+        for probe in &mut probes {
+            map(&mut probe.at);
         }
         let queues = self.queues.into_iter().flatten().collect();
         Ok(Module {
@@ -259,8 +328,8 @@ impl<'p> Generator<'p> {
             schedules: self.schedules,
             units: self.units,
             queues,
-            blocks: self.blocks,
-            probes: Vec::new(),
+            blocks,
+            probes,
         })
     }
 }

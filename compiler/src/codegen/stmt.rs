@@ -3,7 +3,8 @@
 use super::expr::{UnitBuilder, is_digits, literal_text};
 use super::{Compiled, Generator, Work};
 use crate::bytecode::{
-    BlockId, BlockKind, CmpOp, Const, ConstId, Input, Instr, Key, SlotId, Type, UnitOp,
+    BlockId, BlockKind, CmpOp, Const, ConstId, Input, Instr, Key, LineEntry, Position, ProbeId,
+    ProbeOutcome, SlotId, Type, UnitOp,
 };
 use crate::config::HookKind;
 use crate::diag::Span;
@@ -27,9 +28,31 @@ pub(super) struct Code {
     instrs: Vec<Instr>,
     /// The latest position jumps were pointed at, and those jumps.
     label: Option<(usize, Vec<usize>)>,
+    /// Line entries; their positions hold a [`crate::diag::FileId`] as the
+    /// source until [`super::Generator::finish`] maps it to a source index.
+    lines: Vec<LineEntry>,
+}
+
+/// A finished block: its instructions and line table.
+pub(super) struct BlockCode {
+    pub instrs: Vec<Instr>,
+    pub lines: Vec<LineEntry>,
 }
 
 impl Code {
+    /// Marks the next instruction as the start of a statement at `at`. A
+    /// statement that emitted nothing loses its entry to the next one.
+    pub fn mark(&mut self, at: Position) {
+        let instr = self.here();
+        if let Some(last) = self.lines.last_mut()
+            && last.instr >= instr
+        {
+            *last = LineEntry { instr, at };
+            return;
+        }
+        self.lines.push(LineEntry { instr, at });
+    }
+
     pub fn emit(&mut self, instr: Instr) -> usize {
         self.instrs.push(instr);
         self.instrs.len() - 1
@@ -70,6 +93,9 @@ impl Code {
             self.instrs.pop();
         }
         let here = self.instrs.len();
+        for entry in &mut self.lines {
+            entry.instr = entry.instr.min(here as u32);
+        }
         bound.extend(jumps.iter().copied().filter(|&at| at < here));
         for &at in &bound {
             if let Some(instr) = self.instrs.get_mut(at) {
@@ -90,17 +116,31 @@ impl Code {
     }
 
     /// Returns the instructions, with `end` appended when the last one can
-    /// fall through.
-    pub fn finish(mut self, end: Instr) -> Vec<Instr> {
+    /// fall through, and the line table: sorted, one entry per instruction
+    /// at most, each inside the block.
+    pub fn finish(mut self, end: Instr) -> BlockCode {
         if self.falls_through() {
             self.instrs.push(end);
         }
-        self.instrs
+        let len = self.instrs.len() as u32;
+        let mut lines: Vec<LineEntry> = Vec::with_capacity(self.lines.len());
+        for entry in self.lines.into_iter().filter(|e| e.instr < len) {
+            match lines.last_mut() {
+                Some(last) if last.instr == entry.instr => *last = entry,
+                _ => lines.push(entry),
+            }
+        }
+        BlockCode {
+            instrs: self.instrs,
+            lines,
+        }
     }
 }
 
 /// The retry loop of a menu or collect after a failed attempt.
 struct Retry {
+    /// Probes of the invalid, no-input and exhausted outcomes.
+    probes: [ProbeId; 3],
     /// The jump taken when nothing was entered.
     no_input: usize,
     /// The hidden attempt counter.
@@ -143,6 +183,7 @@ impl<'p> Generator<'p> {
         match flow.on_call {
             Some(handler) => {
                 let mut code = Code::default();
+                code.mark(self.position(handler.span));
                 code.emit(Instr::Answer);
                 self.block(&mut code, scope, &handler.body);
                 self.set_block(on_call, code.finish(Instr::End));
@@ -199,21 +240,24 @@ impl<'p> Generator<'p> {
     }
 
     pub(super) fn stmt(&mut self, code: &mut Code, scope: usize, stmt: &'p Stmt) -> Compiled<()> {
+        code.mark(self.position(stmt.span));
         match &stmt.kind {
             StmtKind::Play(prompts) => {
                 self.play(code, prompts);
             }
             StmtKind::Menu(menu) => self.menu(code, scope, menu, stmt.span)?,
             StmtKind::Collect(collect) => self.collect(code, scope, collect, stmt.span)?,
-            StmtKind::Lookup(lookup) => self.lookup(code, scope, lookup)?,
+            StmtKind::Lookup(lookup) => self.lookup(code, scope, lookup, stmt.span)?,
             StmtKind::Let(name, value) | StmtKind::Set(name, value) => {
                 self.assign(code, scope, name, value)?
             }
             StmtKind::If {
                 branches,
                 otherwise,
-            } => self.if_stmt(code, scope, branches, otherwise.as_ref())?,
-            StmtKind::Match(subject, arms) => self.match_stmt(code, scope, subject, arms)?,
+            } => self.if_stmt(code, scope, branches, otherwise.as_ref(), stmt.span)?,
+            StmtKind::Match(subject, arms) => {
+                self.match_stmt(code, scope, subject, arms, stmt.span)?
+            }
             StmtKind::Goto(step) => self.goto(code, scope, step)?,
             StmtKind::Run(name) => {
                 let block = self.subflow_block(name)?;
@@ -408,6 +452,16 @@ impl<'p> Generator<'p> {
                 }
             }
         }
+        let at = self.position(span);
+        let site = match menu.prompts.first() {
+            Some(prompt) => format!("menu {:?}", prompt.value),
+            None => String::from("menu"),
+        };
+        let key_probes: Vec<ProbeId> = keys
+            .iter()
+            .map(|(key, _)| self.probe(at, &site, ProbeOutcome::Key(*key)))
+            .collect();
+        let probes = self.retry_probes(at, &site);
         let counter = self.reset_counter(code, span);
         let ask = code.here();
         self.play(code, &menu.prompts);
@@ -428,6 +482,7 @@ impl<'p> Generator<'p> {
             .collect();
         code.emit(Instr::Pop);
         let retry = Retry {
+            probes,
             no_input,
             counter,
             attempts,
@@ -436,13 +491,24 @@ impl<'p> Generator<'p> {
         };
         self.retry_arms(code, scope, &menu.failures, retry);
         let mut ends: Vec<usize> = code.jump_if_reachable().into_iter().collect();
-        for (jump, body) in key_jumps {
+        for ((jump, body), probe) in key_jumps.into_iter().zip(key_probes) {
             code.bind(jump);
+            code.emit(Instr::Probe(probe));
             self.block(code, scope, body);
             ends.extend(code.jump_if_reachable());
         }
         code.bind_all(&ends);
         Ok(())
+    }
+
+    /// Adds the probes of the invalid, no-input and exhausted outcomes,
+    /// which every menu and collect has whether or not it writes the arms.
+    fn retry_probes(&mut self, at: Position, site: &str) -> [ProbeId; 3] {
+        [
+            self.probe(at, site, ProbeOutcome::Invalid),
+            self.probe(at, site, ProbeOutcome::NoInput),
+            self.probe(at, site, ProbeOutcome::Exhausted),
+        ]
     }
 
     fn reset_counter(&mut self, code: &mut Code, span: Span) -> SlotId {
@@ -458,9 +524,12 @@ impl<'p> Generator<'p> {
     /// the count and the jump back to `ask`, and, once the attempts are used
     /// up, the `exhausted` arm.
     fn retry_arms(&mut self, code: &mut Code, scope: usize, arms: &'p [FailureArm], retry: Retry) {
+        let [invalid, no_input, exhausted] = retry.probes;
+        code.emit(Instr::Probe(invalid));
         self.failure_arm(code, scope, arms, FailureKind::Invalid);
         let to_retry = code.jump_if_reachable();
         code.bind(retry.no_input);
+        code.emit(Instr::Probe(no_input));
         self.failure_arm(code, scope, arms, FailureKind::NoInput);
         code.bind_opt(to_retry);
         code.emit(Instr::Inc(retry.counter));
@@ -469,6 +538,7 @@ impl<'p> Generator<'p> {
             limit: retry.attempts,
             target: retry.ask,
         });
+        code.emit(Instr::Probe(exhausted));
         if let Some(slot) = retry.cleared {
             let empty = self.constant(Const::Digits(String::new()));
             code.emit(Instr::PushConst(empty));
@@ -518,6 +588,10 @@ impl<'p> Generator<'p> {
             return Err(self.fail(span, "the terminator is not a key", "not a key"));
         };
         let valid = self.validity_unit(scope, collect, slot, min, max, span)?;
+        let at = self.position(span);
+        let site = format!("collect {}", collect.var.name);
+        let valid_probe = self.probe(at, &site, ProbeOutcome::Valid);
+        let probes = self.retry_probes(at, &site);
 
         let counter = self.reset_counter(code, span);
         let ask = code.here();
@@ -539,6 +613,7 @@ impl<'p> Generator<'p> {
         code.emit(Instr::Eval(valid));
         let accepted = code.emit(Instr::JumpIf(0));
         let retry = Retry {
+            probes,
             no_input,
             counter,
             attempts,
@@ -546,7 +621,10 @@ impl<'p> Generator<'p> {
             cleared: Some(slot),
         };
         self.retry_arms(code, scope, &collect.failures, retry);
+        let exhausted_end = code.jump_if_reachable();
         code.bind(accepted);
+        code.emit(Instr::Probe(valid_probe));
+        code.bind_opt(exhausted_end);
         Ok(())
     }
 
@@ -587,7 +665,13 @@ impl<'p> Generator<'p> {
         self.finish_unit(unit, Type::Bool, span)
     }
 
-    fn lookup(&mut self, code: &mut Code, scope: usize, lookup: &'p Lookup) -> Compiled<()> {
+    fn lookup(
+        &mut self,
+        code: &mut Code,
+        scope: usize,
+        lookup: &'p Lookup,
+        span: Span,
+    ) -> Compiled<()> {
         self.check_arms(&lookup.failures, &[FailureKind::Failed], "lookup")?;
         let source = if lookup.source.name == "crm" {
             self.constant(Const::Name(String::from("crm")))
@@ -606,15 +690,26 @@ impl<'p> Generator<'p> {
         let timeout_ms = lookup
             .timeout
             .map_or(DEFAULT_LOOKUP_TIMEOUT_MS, |t| t.millis);
+        let at = self.position(span);
+        let site = format!("lookup {} in {}", lookup.var.name, lookup.source.name);
+        let found = self.probe(at, &site, ProbeOutcome::Found);
+        let missing = self.probe(at, &site, ProbeOutcome::Missing);
+        let failed_probe = self.probe(at, &site, ProbeOutcome::Failed);
         let failed = code.emit(Instr::Lookup {
             source,
             timeout_ms,
             on_failure: 0,
         });
         code.emit(Instr::Store(slot));
+        code.emit(Instr::ProbeContact {
+            slot,
+            found,
+            missing,
+        });
         let done = code.emit(Instr::Jump(0));
         code.bind(failed);
         code.emit(Instr::Store(slot));
+        code.emit(Instr::Probe(failed_probe));
         self.failure_arm(code, scope, &lookup.failures, FailureKind::Failed);
         code.bind(done);
         Ok(())
@@ -688,19 +783,29 @@ impl<'p> Generator<'p> {
         scope: usize,
         branches: &'p [(Expr, Block)],
         otherwise: Option<&'p Block>,
+        span: Span,
     ) -> Compiled<()> {
+        let at = self.position(span);
+        let site = match branches.first() {
+            Some((condition, _)) => format!("if {}", self.site_text(condition.span)),
+            None => String::from("if"),
+        };
         let mut ends = Vec::new();
-        for (condition, body) in branches {
+        for (n, (condition, body)) in branches.iter().enumerate() {
             if self.condition(code, scope, condition).is_err() {
                 // Reported; the branches are still compiled to report
                 // their problems too.
                 code.emit(Instr::PushBool(false));
             }
             let skip = code.emit(Instr::JumpIfNot(0));
+            let probe = self.probe(at, &site, ProbeOutcome::Then(n as u32));
+            code.emit(Instr::Probe(probe));
             self.block(code, scope, body);
             ends.extend(code.jump_if_reachable());
             code.bind(skip);
         }
+        let probe = self.probe(at, &site, ProbeOutcome::Else);
+        code.emit(Instr::Probe(probe));
         if let Some(body) = otherwise {
             self.block(code, scope, body);
         }
@@ -714,7 +819,10 @@ impl<'p> Generator<'p> {
         scope: usize,
         subject: &Expr,
         arms: &'p [MatchArm],
+        span: Span,
     ) -> Compiled<()> {
+        let at = self.position(span);
+        let site = format!("match {}", self.site_text(subject.span));
         let ty = self.value(code, scope, subject, None)?;
         if !ty.is_text_like() {
             let message = format!("`match` works on text or digits, not {}", ty.as_str());
@@ -730,7 +838,7 @@ impl<'p> Generator<'p> {
         };
         let mut tested = Vec::new();
         let mut fallback = None;
-        for arm in arms {
+        for (n, arm) in arms.iter().enumerate() {
             let mut jumps = Vec::new();
             match &arm.pattern {
                 Pattern::Exact(values) => {
@@ -748,15 +856,19 @@ impl<'p> Generator<'p> {
                     break;
                 }
             }
-            tested.push((jumps, &arm.body));
+            let probe = self.probe(at, &site, ProbeOutcome::Arm(n as u32));
+            tested.push((jumps, &arm.body, probe));
         }
         code.emit(Instr::Pop);
+        let probe = self.probe(at, &site, ProbeOutcome::NoMatch);
+        code.emit(Instr::Probe(probe));
         if let Some(body) = fallback {
             self.block(code, scope, body);
         }
         let mut ends: Vec<usize> = code.jump_if_reachable().into_iter().collect();
-        for (jumps, body) in tested {
+        for (jumps, body, probe) in tested {
             code.bind_all(&jumps);
+            code.emit(Instr::Probe(probe));
             self.block(code, scope, body);
             ends.extend(code.jump_if_reachable());
         }
@@ -814,12 +926,19 @@ impl<'p> Generator<'p> {
         span: Span,
     ) -> Compiled<()> {
         let (id, overflow) = self.queue_id(queue, scope)?;
+        let at = self.position(span);
+        let probe = self.probe(
+            at,
+            &format!("enqueue {}", queue.name),
+            ProbeOutcome::Overflow,
+        );
         let jump = code.emit(Instr::Enqueue {
             queue: id,
             on_overflow: 0,
         });
         code.emit(Instr::End);
         code.bind(jump);
+        code.emit(Instr::Probe(probe));
         match (otherwise, overflow) {
             (Some(body), _) => self.block(code, scope, body),
             (None, Some(block)) => {

@@ -88,9 +88,9 @@ impl<'p> Generator<'p> {
         })
     }
 
-    /// Returns a range in minutes; the end may be at or before the start
-    /// only when the range is marked overnight.
-    fn minute_range(&mut self, range: &TimeRange) -> Compiled<(u16, u16)> {
+    /// Returns a range as stored: minutes from the start of the date it
+    /// belongs to, so the end of an overnight range is past 1440.
+    fn minute_range(&mut self, range: &TimeRange) -> Compiled<MinuteRange> {
         let start = self.time(range.start, range.start.span)?;
         let end = self.time(range.end, range.end.span)?;
         if start >= DAY {
@@ -104,9 +104,16 @@ impl<'p> Generator<'p> {
             let message = "the range ends before it starts and is not marked `overnight`";
             return Err(self.fail(range.span, message, "ends before it starts"));
         }
-        Ok((start, end))
+        if range.overnight && end > start {
+            let message = "the range is marked `overnight` but ends after it starts";
+            return Err(self.fail(range.span, message, "does not run past midnight"));
+        }
+        let end = if range.overnight { end + DAY } else { end };
+        Ok(MinuteRange { start, end })
     }
 
+    /// Adds each range to every weekday it starts on, unsplit: an overnight
+    /// range belongs to its first day and its end is past 1440.
     fn weekly_rule(
         &mut self,
         weekly: &mut [Vec<MinuteRange>; 7],
@@ -114,26 +121,10 @@ impl<'p> Generator<'p> {
         ranges: &[TimeRange],
     ) -> Compiled<()> {
         for range in ranges {
-            let (start, end) = self.minute_range(range)?;
+            let stored = self.minute_range(range)?;
             for day in list.iter().flat_map(days) {
-                let (today, tomorrow) = if range.overnight {
-                    ((start, DAY), (0, end))
-                } else {
-                    ((start, end), (0, 0))
-                };
                 if let Some(ranges) = weekly.get_mut(day) {
-                    ranges.push(MinuteRange {
-                        start: today.0,
-                        end: today.1,
-                    });
-                }
-                if tomorrow.1 > 0
-                    && let Some(ranges) = weekly.get_mut((day + 1) % 7)
-                {
-                    ranges.push(MinuteRange {
-                        start: tomorrow.0,
-                        end: tomorrow.1,
-                    });
+                    ranges.push(stored);
                 }
             }
         }
@@ -169,9 +160,7 @@ impl<'p> Generator<'p> {
         let date = self.date(date)?;
         let mut converted = Vec::new();
         for range in ranges {
-            let (start, end) = self.minute_range(range)?;
-            let end = if range.overnight { end + DAY } else { end };
-            converted.push(MinuteRange { start, end });
+            converted.push(self.minute_range(range)?);
         }
         exceptions.entry(date).or_default().extend(converted);
         Ok(())

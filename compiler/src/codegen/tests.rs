@@ -4,8 +4,8 @@
 
 use super::compile;
 use crate::bytecode::{
-    AnnounceKind, ArithOp, BlockKind, CmpOp, Const, Input, Instr, MinuteRange, Module, Type,
-    UnitOp, decode,
+    AnnounceKind, ArithOp, BlockKind, CmpOp, Const, Input, Instr, Key, MinuteRange, Module,
+    ProbeOutcome, Type, UnitOp, decode,
 };
 use crate::config::{Config, FieldType, Hook, HookKind, Skill};
 use crate::project::{Project, PromptInventory};
@@ -129,8 +129,10 @@ fn menu_loops_over_attempts() {
         Instr::JumpIfKey { target: one, .. },
         Instr::JumpIfKey { target: star, .. },
         Instr::Pop,
+        Instr::Probe(invalid),
         Instr::Play(_),
         Instr::Jump(retry),
+        Instr::Probe(silent),
         Instr::Play(_),
         Instr::Inc(inc),
         Instr::JumpIfBelow {
@@ -138,17 +140,36 @@ fn menu_loops_over_attempts() {
             limit: 3,
             target: 3,
         },
+        Instr::Probe(exhausted),
         Instr::Play(_),
         Instr::Jump(end_a),
+        Instr::Probe(key_one),
         Instr::Hangup,
+        Instr::Probe(key_star),
         Instr::Play(_),
         Instr::Hangup,
     ] = code
     else {
         panic!("{code:#?}");
     };
-    assert_eq!((*no_input, *retry, *one, *star), (11, 12, 16, 17));
-    assert_eq!(*end_a, 18);
+    assert_eq!((*no_input, *retry, *one, *star), (12, 14, 19, 21));
+    assert_eq!(*end_a, 23);
+    let outcomes: Vec<ProbeOutcome> = [key_one, key_star, invalid, silent, exhausted]
+        .iter()
+        .map(|p| m.probes[p.0 as usize].outcome)
+        .collect();
+    let key = |c| ProbeOutcome::Key(Key::new(c).unwrap());
+    assert_eq!(
+        outcomes,
+        [
+            key('1'),
+            key('*'),
+            ProbeOutcome::Invalid,
+            ProbeOutcome::NoInput,
+            ProbeOutcome::Exhausted
+        ]
+    );
+    assert!(m.probes.iter().all(|p| p.site == "menu \"p\""));
     assert_eq!(counter, inc);
     assert_eq!(counter, slot);
     assert!(m.slots[counter.0 as usize].hidden);
@@ -178,18 +199,26 @@ fn collect_stores_then_validates() {
         Instr::Store(pin),
         Instr::Eval(valid),
         Instr::JumpIf(accepted),
+        Instr::Probe(_),
+        Instr::Jump(12),
+        Instr::Probe(_),
         Instr::Inc(_),
         Instr::JumpIfBelow { limit: 2, .. },
+        Instr::Probe(_),
         Instr::PushConst(empty),
         Instr::Store(cleared),
         Instr::Hangup,
+        Instr::Probe(valid_probe),
         Instr::Hangup,
     ] = code
     else {
         panic!("{code:#?}");
     };
     assert_eq!(terminator.as_char(), '*');
-    assert_eq!(*accepted, 14);
+    assert_eq!(*accepted, 18);
+    let probe = &m.probes[valid_probe.0 as usize];
+    assert_eq!(probe.outcome, ProbeOutcome::Valid);
+    assert_eq!(probe.site, "collect pin");
     assert_eq!(pin, cleared);
     assert_eq!(m.consts[empty.0 as usize], Const::Digits(String::new()));
     let slot = &m.slots[pin.0 as usize];
@@ -214,11 +243,13 @@ fn lookup_branches_on_failure() {
         Instr::Lookup {
             source,
             timeout_ms: 900,
-            on_failure: 5,
+            on_failure: 6,
         },
         Instr::Store(found),
-        Instr::Jump(8),
+        Instr::ProbeContact { slot, .. },
+        Instr::Jump(10),
         Instr::Store(missing),
+        Instr::Probe(failed),
         Instr::PushConst(_),
         Instr::Tag,
         Instr::Hangup,
@@ -227,6 +258,9 @@ fn lookup_branches_on_failure() {
         panic!("{code:#?}");
     };
     assert_eq!(found, missing);
+    assert_eq!(found, slot);
+    assert_eq!(m.probes[failed.0 as usize].outcome, ProbeOutcome::Failed);
+    assert_eq!(m.probes[failed.0 as usize].site, "lookup c in erp");
     assert_eq!(m.units[key.0 as usize].result, Type::Text);
     assert_eq!(
         m.consts[source.0 as usize],
@@ -285,40 +319,50 @@ fn if_else_if_else_jumps() {
         Instr::PushBool(true),
         Instr::Store(_),
         Instr::Load(_),
-        Instr::JumpIfNot(7),
+        Instr::JumpIfNot(8),
+        Instr::Probe(then_0),
         Instr::Play(_),
-        Instr::Jump(12),
+        Instr::Jump(15),
         Instr::Eval(_),
-        Instr::JumpIfNot(11),
+        Instr::JumpIfNot(13),
+        Instr::Probe(then_1),
         Instr::Play(_),
-        Instr::Jump(12),
+        Instr::Jump(15),
+        Instr::Probe(otherwise),
         Instr::Play(_),
         Instr::Hangup,
     ] = code
     else {
         panic!("{code:#?}");
     };
+    let probes = [then_0, then_1, otherwise].map(|p| &m.probes[p.0 as usize]);
+    assert_eq!(probes[0].outcome, ProbeOutcome::Then(0));
+    assert_eq!(probes[1].outcome, ProbeOutcome::Then(1));
+    assert_eq!(probes[2].outcome, ProbeOutcome::Else);
+    assert!(probes.iter().all(|p| p.site == "if b"));
+    assert!(probes.iter().all(|p| (p.at.line, p.at.column) == (5, 1)));
 }
 
 #[test]
-fn if_without_else_has_no_dead_jump() {
+fn if_without_else_marks_the_fall_through() {
     let m = module("let b = true\nif b {\n play \"1\"\n}\nhangup");
     let code = on_call(&m);
-    assert!(
-        matches!(
-            code,
-            [
-                Instr::Answer,
-                Instr::PushBool(true),
-                Instr::Store(_),
-                Instr::Load(_),
-                Instr::JumpIfNot(6),
-                Instr::Play(_),
-                Instr::Hangup,
-            ]
-        ),
-        "{code:#?}"
-    );
+    let [
+        Instr::Answer,
+        Instr::PushBool(true),
+        Instr::Store(_),
+        Instr::Load(_),
+        Instr::JumpIfNot(8),
+        Instr::Probe(_),
+        Instr::Play(_),
+        Instr::Jump(9),
+        Instr::Probe(otherwise),
+        Instr::Hangup,
+    ] = code
+    else {
+        panic!("{code:#?}");
+    };
+    assert_eq!(m.probes[otherwise.0 as usize].outcome, ProbeOutcome::Else);
 }
 
 #[test]
@@ -341,9 +385,12 @@ fn match_tests_patterns_in_order() {
         Instr::JumpIfEqual { target: b, .. },
         Instr::JumpIfPrefix { target: c, .. },
         Instr::Pop,
+        Instr::Probe(no_match),
         Instr::Play(_),
         Instr::Jump(end),
+        Instr::Probe(arm_0),
         Instr::Hangup,
+        Instr::Probe(arm_1),
         Instr::Play(_),
         Instr::Hangup,
     ] = &code[start - 1..]
@@ -351,9 +398,19 @@ fn match_tests_patterns_in_order() {
         panic!("{code:#?}");
     };
     assert_eq!(a, b);
-    assert_eq!(*a as usize, start + 6);
-    assert_eq!(*c as usize, start + 7);
-    assert_eq!(*end as usize, start + 8);
+    assert_eq!(*a as usize, start + 7);
+    assert_eq!(*c as usize, start + 9);
+    assert_eq!(*end as usize, start + 11);
+    let outcomes = [no_match, arm_0, arm_1].map(|p| m.probes[p.0 as usize].outcome);
+    assert_eq!(
+        outcomes,
+        [
+            ProbeOutcome::NoMatch,
+            ProbeOutcome::Arm(0),
+            ProbeOutcome::Arm(1)
+        ]
+    );
+    assert_eq!(m.probes[no_match.0 as usize].site, "match d");
     assert_eq!(m.consts[one.0 as usize], Const::Digits(String::from("1")));
 }
 
@@ -386,8 +443,10 @@ fn run_and_return() {
             Instr::PushConst(_),
             Instr::Store(_),
             Instr::Eval(_),
-            Instr::JumpIfNot(5),
+            Instr::JumpIfNot(6),
+            Instr::Probe(_),
             Instr::Return,
+            Instr::Probe(_),
             Instr::Play(_),
             Instr::Return,
         ]
@@ -410,15 +469,20 @@ fn enqueue_else_and_overflow() {
             on_overflow: 3,
         },
         Instr::End,
+        Instr::Probe(first),
         Instr::Play(_),
-        Instr::Enqueue { on_overflow: 6, .. },
+        Instr::Enqueue { on_overflow: 7, .. },
         Instr::End,
+        Instr::Probe(_),
         Instr::Goto(overflow),
     ] = code
     else {
         panic!("{code:#?}");
     };
     assert_eq!(m.queues[queue.0 as usize].overflow, Some(*overflow));
+    let probe = &m.probes[first.0 as usize];
+    assert_eq!(probe.outcome, ProbeOutcome::Overflow);
+    assert_eq!(probe.site, "enqueue q");
     let block = &m.blocks[overflow.0 as usize];
     assert_eq!(block.kind, BlockKind::Overflow(*queue));
     assert!(matches!(block.code.as_slice(), [Instr::Voicemail(_)]));
@@ -591,7 +655,7 @@ fn schedule_functions_read_the_clock() {
 }
 
 #[test]
-fn schedule_splits_overnight_ranges() {
+fn schedule_keeps_overnight_ranges_whole() {
     let m = module_of(&[
         "flow f\non call {\n let a = open(h)\n hangup\n}\n",
         "hours h in \"Europe/Ljubljana\" {\n sat..mon 22:00..02:00 overnight\n tue 09:00..12:00, 13:00..24:00\n \
@@ -600,13 +664,13 @@ fn schedule_splits_overnight_ranges() {
     let h = &m.schedules[0];
     let range = |start, end| MinuteRange { start, end };
     assert_eq!(h.zone, "Europe/Ljubljana");
-    assert_eq!(h.weekly[0], [range(0, 120), range(1320, 1440)]);
-    assert_eq!(
-        h.weekly[1],
-        [range(0, 120), range(540, 720), range(780, 1440)]
-    );
-    assert_eq!(h.weekly[5], [range(1320, 1440)]);
-    assert_eq!(h.weekly[6], [range(0, 120), range(1320, 1440)]);
+    // An overnight range stays on the weekday it starts on, ending past
+    // 24:00, so a holiday on that date also cancels its part after midnight.
+    assert_eq!(h.weekly[0], [range(1320, 1560)]);
+    assert_eq!(h.weekly[1], [range(540, 720), range(780, 1440)]);
+    assert!(h.weekly[2].is_empty());
+    assert_eq!(h.weekly[5], [range(1320, 1560)]);
+    assert_eq!(h.weekly[6], [range(1320, 1560)]);
     assert_eq!(h.holidays.len(), 1);
     assert_eq!(h.exceptions.len(), 2);
     assert_eq!(h.exceptions[0].ranges, [range(1200, 1500)]);
@@ -746,4 +810,32 @@ fn compile_all_collects_every_flow_error() {
     ]);
     let errors = super::compile_all(&project).unwrap_err();
     assert_eq!(errors.len(), 2);
+}
+
+#[test]
+fn line_table_marks_each_statement() {
+    let m = module("play \"a\"\n  tag \"\u{10d}\", \"b\"\nhangup");
+    let block = &m.blocks[0];
+    let lines: Vec<(u32, u32, u32)> = block
+        .lines
+        .iter()
+        .map(|e| (e.instr, e.at.line, e.at.column))
+        .collect();
+    // `on call` opens on line 3; the statements follow it.
+    assert_eq!(lines, [(0, 3, 1), (1, 4, 1), (2, 5, 3), (6, 6, 1)]);
+    assert!(block.lines.iter().all(|e| e.at.source == 0));
+    assert_eq!(m.sources, ["f0.flow"]);
+}
+
+#[test]
+fn line_positions_count_characters() {
+    let m = module("let t = \"\u{10d}\u{10d}\"; if t == \"a\" {\n hangup\n}\nhangup");
+    let probe = m
+        .probes
+        .iter()
+        .find(|p| p.outcome == ProbeOutcome::Then(0))
+        .unwrap();
+    // `let t = "čč"; ` is 14 characters but 16 bytes.
+    assert_eq!((probe.at.line, probe.at.column), (4, 15));
+    assert_eq!(probe.site, "if t == \"a\"");
 }

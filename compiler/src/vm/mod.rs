@@ -38,20 +38,48 @@
 //! collect before asking the host for more, so a caller who knows the menu
 //! can press through it. [`Effect::Play`] says whether a key press should
 //! stop the prompts (`barge_in`): true when the next thing the flow does is
-//! wait for input.
+//! wait for input. Keys typed during the prompts of a collect that does not
+//! have its input complete yet (no terminator, fewer than its maximum
+//! digits) are handed to the host in [`Effect::CollectDigits`] `typed`,
+//! and the digits of the reply are added after them.
+//!
+//! # Decisions
+//!
+//! - `on call` ends with the last ending it reached ([`Outcome`]); a
+//!   hang-up, by the flow or by the caller, never replaces an earlier
+//!   ending, so a queue that overflowed ends as `overflow` even when the
+//!   overflow path hangs up, while overflow then voicemail is `voicemail`.
+//! - [`Reply::HungUp`] to an effect of `on call` ends it: `abandoned` while
+//!   in a queue, `voicemail` while recording a message (callers end a
+//!   message by hanging up), `hangup` otherwise. In `after call` it answers
+//!   a survey (no rating) and any effect whose reply is [`Reply::Done`].
+//! - `set language` to a code the config does not declare leaves the
+//!   language as it is and adds [`Event::UnknownLanguage`] to the trace.
+//!   The checker rejects such literals; a computed code can still be one.
+//! - Sensitive digits are masked with [`MASK`] at every trace level: in
+//!   replies to a sensitive collect, in keys typed during its prompt, in
+//!   [`Event::Set`] and in [`Event::Eval`]. The host that supplied the
+//!   digits has them already, so no trace needs them in clear.
 
+mod reply;
+mod run;
 pub mod schedule;
+mod unit;
+mod value;
 
 pub use schedule::{
     LocalTime, RangeSource, Verdict, VerdictReason, ZoneAbbreviation, evaluate as evaluate_schedule,
 };
+pub use value::MASK;
 
 use crate::bytecode::{
     Module, ProbeId, QueueId, RecordMode, ScheduleId, SlotId, TicketMode, UnitId,
 };
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use std::collections::BTreeMap;
+use reply::Pending;
+use run::{Frame, State};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The default number of instructions a call may execute between two
@@ -66,6 +94,10 @@ pub const MAX_RUN_DEPTH: usize = 64;
 pub struct Program {
     module: Module,
     zones: Vec<TimeZone>,
+    on_call: usize,
+    after_call: Option<usize>,
+    /// Visible slots by variable name.
+    variables: HashMap<String, SlotId>,
 }
 
 /// Why a module cannot be loaded.
@@ -93,8 +125,35 @@ impl Program {
         module: Module,
         zone: impl Fn(&str) -> Option<TimeZone>,
     ) -> Result<Arc<Program>, LoadError> {
-        let _ = (module, zone);
-        todo!("resolve zones")
+        let Some(on_call) = module.on_call() else {
+            return Err(LoadError::NoOnCall(module.flow.clone()));
+        };
+        let mut zones = Vec::with_capacity(module.schedules.len());
+        for schedule in &module.schedules {
+            match zone(&schedule.zone) {
+                Some(found) => zones.push(found),
+                None => {
+                    return Err(LoadError::UnknownZone {
+                        schedule: schedule.name.clone(),
+                        zone: schedule.zone.clone(),
+                    });
+                }
+            }
+        }
+        let variables = module
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| !slot.hidden)
+            .map(|(i, slot)| (slot.name.clone(), SlotId(i as u32)))
+            .collect();
+        Ok(Arc::new(Program {
+            on_call: on_call.0 as usize,
+            after_call: module.after_call().map(|b| b.0 as usize),
+            module,
+            zones,
+            variables,
+        }))
     }
 
     /// Returns the module.
@@ -109,7 +168,7 @@ impl Program {
 }
 
 /// How much a call writes to its trace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum TraceLevel {
     /// Nothing.
     Off,
@@ -257,6 +316,10 @@ pub enum Effect {
         interdigit_ms: u64,
         /// True when the digits must be masked in logs and records.
         sensitive: bool,
+        /// Keys the caller typed during the prompts, which start the input;
+        /// the reply holds only the keys after them. Masked with [`MASK`]
+        /// when sensitive.
+        typed: String,
     },
     /// Look a contact up. Reply [`Reply::Found`], [`Reply::Missing`] or
     /// [`Reply::LookupFailed`].
@@ -440,6 +503,9 @@ pub enum Event {
     },
     /// The call's language changed.
     Language(String),
+    /// `set language` named a language the config does not declare; the
+    /// language stayed as it was.
+    UnknownLanguage(String),
     /// A contact field had the wrong type and read as empty.
     FieldType {
         /// The field.
@@ -476,34 +542,129 @@ pub enum RunError {
         place: String,
     },
     /// The reply does not answer the effect.
-    #[error("the host replied {reply} to {effect}")]
+    #[error(
+        "the host replied {reply} to {effect}; see the docs of `Effect` for the replies each effect takes"
+    )]
     WrongReply {
         /// The effect, short.
         effect: String,
         /// The reply, short.
         reply: String,
     },
+    /// The module broke a rule the verifier enforces, such as a value of
+    /// the wrong type on the stack. Modules that `decode` accepted never
+    /// cause it.
+    #[error("flow `{flow}` cannot continue at {place}: {message}; rebuild it with `flowc build`")]
+    Invalid {
+        /// The flow.
+        flow: String,
+        /// Where.
+        place: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// The facts of the last queue the call waited in.
+#[derive(Clone, Debug, Default)]
+struct QueueFacts {
+    name: String,
+    agent: String,
+    wait_ms: u64,
+    talk_ms: u64,
 }
 
 /// One call running one program.
 #[derive(Debug)]
 pub struct Call {
     program: Arc<Program>,
+    info: CallInfo,
+    options: CallOptions,
+    state: State,
+    slots: Vec<Value>,
+    frames: Vec<Frame>,
+    stack: Vec<Value>,
+    /// A reused stack for units, so evaluating allocates once per call.
+    unit_stack: Vec<Value>,
+    pending: Option<Pending>,
+    trace: Vec<Event>,
+    tags: Vec<String>,
+    /// The last ending `on call` reached so far.
+    ending: Option<Outcome>,
+    outcome: Option<Outcome>,
+    language: String,
+    typed_ahead: String,
+    queue: QueueFacts,
+    rating: Option<u8>,
+    /// Instructions run since the call started.
+    instructions: u64,
+    /// Instructions run since the last effect.
+    spent: u32,
+    /// Schedule verdicts for `now`, per schedule.
+    verdicts: Vec<Option<Verdict>>,
+    now: Timestamp,
 }
 
 impl Call {
     /// Creates a call; nothing runs until [`Call::resume`] with
     /// [`Reply::Start`].
     pub fn new(program: Arc<Program>, info: CallInfo, options: CallOptions) -> Call {
-        let _ = (info, options);
-        Call { program }
+        let module = &program.module;
+        let language = module.default_language.clone();
+        let slots = module
+            .slots
+            .iter()
+            .map(|slot| Value::empty(slot.ty, &language))
+            .collect();
+        let verdicts = vec![None; module.schedules.len()];
+        Call {
+            info,
+            options,
+            state: State::New,
+            slots,
+            frames: Vec::new(),
+            stack: Vec::new(),
+            unit_stack: Vec::new(),
+            pending: None,
+            trace: Vec::new(),
+            tags: Vec::new(),
+            ending: None,
+            outcome: None,
+            language,
+            typed_ahead: String::new(),
+            queue: QueueFacts::default(),
+            rating: None,
+            instructions: 0,
+            spent: 0,
+            verdicts,
+            now: Timestamp::UNIX_EPOCH,
+            program,
+        }
     }
 
     /// Runs until the next effect. `now` is the current instant; schedules
-    /// read it in their own time zone.
+    /// read it in their own time zone. After an error the call is stopped
+    /// and every resume returns the same error.
     pub fn resume(&mut self, now: Timestamp, reply: Reply) -> Result<Effect, RunError> {
-        let _ = (now, reply);
-        todo!("run")
+        match &self.state {
+            State::Failed(error) => return Err(error.clone()),
+            State::Finished => {
+                let outcome = self.outcome.unwrap_or(Outcome::Hangup);
+                return Ok(Effect::Finished { outcome });
+            }
+            _ => {}
+        }
+        if self.now != now {
+            self.now = now;
+            self.verdicts.iter_mut().for_each(|v| *v = None);
+        }
+        self.spent = 0;
+        let result = self.step(reply);
+        if let Err(error) = &result {
+            self.state = State::Failed(error.clone());
+            self.pending = None;
+        }
+        result
     }
 
     /// Returns the program the call runs.
@@ -513,38 +674,61 @@ impl Call {
 
     /// Returns the trace so far.
     pub fn trace(&self) -> &[Event] {
-        todo!("trace")
+        &self.trace
     }
 
     /// Takes the trace so far, leaving it empty.
     pub fn take_trace(&mut self) -> Vec<Event> {
-        todo!("take trace")
+        std::mem::take(&mut self.trace)
     }
 
     /// Returns a variable's value by name, such as `vip` or `helper.x` for
     /// a sub-flow's variable. Hidden slots are not visible.
     pub fn variable(&self, name: &str) -> Option<&Value> {
-        let _ = name;
-        todo!("variable")
+        let slot = self.program.variables.get(name)?;
+        self.slots.get(slot.0 as usize)
     }
 
     /// Returns the visible variables in slot order.
     pub fn variables(&self) -> Vec<(&str, &Value)> {
-        todo!("variables")
+        self.program
+            .module
+            .slots
+            .iter()
+            .zip(&self.slots)
+            .filter(|(slot, _)| !slot.hidden)
+            .map(|(slot, value)| (slot.name.as_str(), value))
+            .collect()
     }
 
     /// Returns the tags added so far.
     pub fn tags(&self) -> &[String] {
-        todo!("tags")
+        &self.tags
     }
 
     /// Returns how `on call` ended, once it has.
     pub fn outcome(&self) -> Option<Outcome> {
-        todo!("outcome")
+        self.outcome
     }
 
     /// Returns the call's current language.
     pub fn language(&self) -> &str {
-        todo!("language")
+        &self.language
+    }
+
+    /// Returns the survey rating, once a survey got one.
+    pub fn rating(&self) -> Option<u8> {
+        self.rating
+    }
+
+    /// Returns how many instructions the call has run, unit instructions
+    /// included.
+    pub fn instructions(&self) -> u64 {
+        self.instructions
+    }
+
+    /// True once the call and its `after call` are over, or it failed.
+    pub fn is_over(&self) -> bool {
+        matches!(self.state, State::Finished | State::Failed(_))
     }
 }

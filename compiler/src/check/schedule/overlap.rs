@@ -2,13 +2,14 @@
 //! day, days or dates listed twice, and dates that are both a holiday and
 //! an exception.
 //!
-//! The checks follow the order in which a schedule is read. A holiday
-//! closes its whole date and beats everything. An exception replaces the
-//! weekly rules for its own date, including weekly overnight ranges that
-//! would run into it. Otherwise the weekly rules apply. An overnight range
-//! counts on the day it runs into, so `fri 22:00..02:00 overnight` is
-//! checked against Saturday's ranges, and an overnight exception against
-//! the weekly ranges of the date after it.
+//! The checks follow the way a schedule is evaluated. Every range belongs
+//! to the date it starts on. A holiday closes its whole date, and its
+//! ranges do not run into the next date either. An exception replaces only
+//! the weekly ranges of its own date. Otherwise the weekly rules apply. An
+//! overnight range counts on the day it runs into, so
+//! `fri 22:00..02:00 overnight` is checked against Saturday's ranges, also
+//! on a Saturday that has an exception, and an overnight exception is
+//! checked against the ranges of the date after it.
 
 use std::collections::BTreeMap;
 
@@ -516,9 +517,9 @@ fn holiday_exception(file: FileId, exception: &Exception<'_>, holiday: &Holiday<
     ))
 }
 
-/// Checks each exception's ranges against each other, against the overnight
-/// part of the day before's exception, and its own overnight part against
-/// the next date's rules.
+/// Checks each exception's ranges against each other and against the
+/// overnight part of the day before's ranges, and its own overnight part
+/// against the next date's ranges.
 fn check_exception_days<'a>(
     exceptions: &BTreeMap<Date, &Exception<'a>>,
     holidays: &HolidayIndex<'_, 'a>,
@@ -527,6 +528,13 @@ fn check_exception_days<'a>(
 ) {
     let mut days: BTreeMap<Date, Vec<Interval<'a>>> = BTreeMap::new();
     for (&date, exception) in exceptions {
+        if let Ok(previous) = date.yesterday()
+            && !exceptions.contains_key(&previous)
+            && holidays.find(previous).is_none()
+        {
+            let spills = weekly_spills_into(date, weekly);
+            days.entry(date).or_default().extend(spills);
+        }
         for &range in &exception.ranges {
             let (today, tomorrow) = split(Origin::Exception(exception.lit, range));
             days.entry(date).or_default().push(today);
@@ -546,6 +554,22 @@ fn check_exception_days<'a>(
     for (date, mut intervals) in days {
         overlaps.scan(&mut intervals, Place::Date(date));
     }
+}
+
+/// Returns the parts after midnight of the weekly ranges of the weekday
+/// before `date`, which run into `date`.
+fn weekly_spills_into<'a>(
+    date: Date,
+    weekly: &[Vec<Interval<'a>>; 7],
+) -> impl Iterator<Item = Interval<'a>> {
+    let weekday = date.weekday().to_monday_zero_offset();
+    usize::try_from(weekday)
+        .ok()
+        .and_then(|day| weekly.get(day))
+        .into_iter()
+        .flatten()
+        .filter(|interval| interval.spill)
+        .copied()
 }
 
 /// Checks an exception's part after midnight against the weekly ranges that

@@ -237,9 +237,36 @@ fn overnight_exception_runs_into_the_next_date() {
 }
 
 #[test]
-fn exception_replaces_weekly_overnight_range() {
-    // Friday's overnight range does not run into an exception's Saturday.
-    let text = hours("  fri 22:00..02:00 overnight\n  on 2026-12-26 00:00..10:00\n");
+fn weekly_overnight_runs_into_exception() {
+    // An exception replaces only its own date's ranges, so Friday
+    // 2026-12-04 still runs into Saturday's exception.
+    let text = hours("  fri 22:00..02:00 overnight\n  on 2026-12-05 00:00..10:00\n");
+    assert_eq!(
+        found(&text),
+        [
+            "F0404 3:17 `on 2026-12-05` 00:00..10:00 overlaps `fri` 22:00..02:00 overnight on \
+             2026-12-05"
+        ]
+    );
+    // Touching ranges do not overlap, and a closed exception has no range.
+    let text = hours("  fri 22:00..02:00 overnight\n  on 2026-12-05 02:00..10:00\n");
+    assert_eq!(found(&text), Vec::<String>::new());
+    let text = hours("  fri 22:00..02:00 overnight\n  on 2026-12-05 closed\n");
+    assert_eq!(found(&text), Vec::<String>::new());
+}
+
+#[test]
+fn no_spill_from_holiday_or_exception_date() {
+    // Friday 2026-12-04 is a holiday, so its range does not run into
+    // Saturday.
+    let text =
+        hours("  fri 22:00..02:00 overnight\n  holiday 2026-12-04\n  on 2026-12-05 00:00..10:00\n");
+    assert_eq!(found(&text), Vec::<String>::new());
+    // Friday's own exception replaces its overnight range.
+    let text = hours(
+        "  fri 22:00..02:00 overnight\n  on 2026-12-04 08:00..12:00\n  \
+         on 2026-12-05 00:00..10:00\n",
+    );
     assert_eq!(found(&text), Vec::<String>::new());
 }
 
