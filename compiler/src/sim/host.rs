@@ -334,7 +334,14 @@ impl Host<'_> {
                     }
                     if let Some(definition) = self.module.schedules.get(schedule.0 as usize) {
                         let step = trace::schedule_step(self.clock_ms, definition, &verdict);
-                        self.steps.push(step);
+                        // `holiday(office) or not open(office)` reads one
+                        // schedule twice at one instant; show it once.
+                        let repeated = self.steps.last().is_some_and(|last| {
+                            last.at_ms == step.at_ms && last.text == step.text
+                        });
+                        if !repeated {
+                            self.steps.push(step);
+                        }
                     }
                 }
                 Event::Language(language) => self.push(
@@ -346,6 +353,11 @@ impl Host<'_> {
                     "type_ahead",
                     format!("keys {keys} typed during the prompts used as input"),
                     json!({"keys": keys}),
+                ),
+                Event::UnknownLanguage(language) => self.push(
+                    "unknown_language",
+                    format!("language {language} is not declared in tok.yaml; the language did not change"),
+                    json!({"language": language}),
                 ),
                 Event::FieldType { field, expected } => self.push(
                     "field_type",
@@ -400,8 +412,21 @@ impl Host<'_> {
                 timeout_ms,
                 interdigit_ms,
                 sensitive,
+                typed,
                 ..
-            } => self.collect_digits(*max, *terminator, *timeout_ms, *interdigit_ms, *sensitive),
+            } => {
+                let typed = typed.chars().count();
+                let max = usize::try_from(*max).unwrap_or(usize::MAX);
+                let request = DigitRequest {
+                    remaining: max.saturating_sub(typed),
+                    typed: typed > 0,
+                    terminator: *terminator,
+                    timeout_ms: *timeout_ms,
+                    interdigit_ms: *interdigit_ms,
+                    sensitive: *sensitive,
+                };
+                self.collect_digits(&request)
+            }
             Effect::Lookup {
                 source, timeout_ms, ..
             } => self.lookup(source, *timeout_ms),
@@ -577,51 +602,53 @@ impl Host<'_> {
         }
     }
 
-    fn collect_digits(
-        &mut self,
-        max: u32,
-        terminator: char,
-        timeout_ms: u64,
-        interdigit_ms: u64,
-        sensitive: bool,
-    ) -> Answer {
+    /// Answers a collect. Digits typed during the prompts already count
+    /// towards the maximum; when there were some and the caller then
+    /// presses nothing, input ends after the interdigit time with no more
+    /// digits.
+    fn collect_digits(&mut self, request: &DigitRequest) -> Answer {
         let (keys, delay) = self.next_input();
-        let Some(keys) = keys else {
-            return self.no_input(timeout_ms, None);
+        let keys = match keys {
+            Some(keys) if delay < request.timeout_ms => keys,
+            Some(keys) if !request.typed => {
+                return self.no_input(request.timeout_ms, Some((&keys, delay)));
+            }
+            None if !request.typed => return self.no_input(request.timeout_ms, None),
+            _ => String::new(),
         };
-        if delay >= timeout_ms {
-            return self.no_input(timeout_ms, Some((&keys, delay)));
-        }
         let mut digits = String::new();
         let mut pressed = 0u64;
         let mut terminated = false;
         for key in keys.chars() {
+            if digits.chars().count() >= request.remaining {
+                break;
+            }
             pressed += 1;
-            if key == terminator {
+            if key == request.terminator {
                 terminated = true;
                 break;
             }
             digits.push(key);
-            if digits.chars().count() >= usize::try_from(max).unwrap_or(usize::MAX) {
-                break;
-            }
         }
-        let mut elapsed_ms =
-            delay.saturating_add(KEY_GAP_MS.saturating_mul(pressed.saturating_sub(1)));
-        let full = digits.chars().count() >= usize::try_from(max).unwrap_or(usize::MAX);
+        let mut elapsed_ms = if pressed == 0 {
+            0
+        } else {
+            delay.saturating_add(KEY_GAP_MS.saturating_mul(pressed - 1))
+        };
+        let full = digits.chars().count() >= request.remaining;
         if !terminated && !full {
             // Input ends when the caller stops pressing for the interdigit time.
-            elapsed_ms = elapsed_ms.saturating_add(interdigit_ms);
+            elapsed_ms = elapsed_ms.saturating_add(request.interdigit_ms);
         }
-        let shown = if sensitive {
+        let shown = if request.sensitive {
             "*".repeat(digits.chars().count())
         } else {
             digits.clone()
         };
-        let text = if digits.is_empty() {
-            String::from("caller entered no digits")
-        } else {
-            format!("caller entered {shown}")
+        let text = match (digits.is_empty(), terminated) {
+            (true, true) => String::from("caller pressed only the terminator"),
+            (true, false) => String::from("caller entered no more digits"),
+            (false, _) => format!("caller entered {shown}"),
         };
         Answer {
             step: Some(Step::new(
@@ -823,6 +850,18 @@ impl Host<'_> {
             elapsed_ms,
         }
     }
+}
+
+/// What a collect asks the host for.
+struct DigitRequest {
+    /// Digits still allowed after those typed during the prompts.
+    remaining: usize,
+    /// True when the caller typed digits during the prompts.
+    typed: bool,
+    terminator: char,
+    timeout_ms: u64,
+    interdigit_ms: u64,
+    sensitive: bool,
 }
 
 fn done(elapsed_ms: u64) -> Answer {

@@ -53,10 +53,9 @@ impl Simulation {
             Some(failure) => text.push_str(&format!("result: error: {}\n", failure.message)),
             None => {
                 let outcome = self.outcome.map_or("none", |o| o.as_str());
-                text.push_str(&format!(
-                    "result: {outcome} after {}\n",
-                    trace::format_duration(self.duration_ms)
-                ));
+                let duration = trace::format_offset(self.duration_ms);
+                let duration = duration.trim_start_matches('+');
+                text.push_str(&format!("result: {outcome} after {duration}\n"));
             }
         }
         text.push_str(&format!("language: {}\n", self.language));

@@ -201,6 +201,41 @@ impl Walker<'_> {
             .collect()
     }
 
+    /// Reads expected trace lines. A line such as `hours office: open`
+    /// written without quotes is a one-entry map to YAML; it is joined
+    /// back into the line it was written as.
+    fn trace_lines(&mut self, node: &Node) -> Vec<String> {
+        let Value::Seq(items) = &node.value else {
+            self.problem(
+                node,
+                format!("`trace` must be a list, not {}", node.describe()),
+            );
+            return Vec::new();
+        };
+        let mut lines = Vec::new();
+        for item in items {
+            let joined = match &item.value {
+                Value::Map(pairs) => match pairs.as_slice() {
+                    [(key, value)] => match (key.scalar(), value.scalar()) {
+                        (Some(key), Some(value)) => Some(format!("{}: {}", key.text, value.text)),
+                        _ => None,
+                    },
+                    _ => None,
+                },
+                _ => None,
+            };
+            match joined {
+                Some(line) => lines.push(line),
+                None => {
+                    if let Some(line) = self.text(item, "a trace line") {
+                        lines.push(line);
+                    }
+                }
+            }
+        }
+        lines
+    }
+
     fn parsed<T>(
         &mut self,
         node: &Node,
@@ -386,13 +421,7 @@ impl Walker<'_> {
                         }
                     }
                 }
-                _ => {
-                    expect.trace = self
-                        .texts(value, "`trace`")
-                        .into_iter()
-                        .map(|(t, _)| t)
-                        .collect();
-                }
+                _ => expect.trace = self.trace_lines(value),
             }
         }
         expect

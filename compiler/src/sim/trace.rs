@@ -284,22 +284,28 @@ pub fn effect_step(at_ms: u64, module: &Module, effect: &Effect) -> Step {
             timeout_ms,
             interdigit_ms,
             sensitive,
+            typed,
         } => {
             let length = if min == max {
                 min.to_string()
             } else {
                 format!("{min}..{max}")
             };
+            let mut text = format!(
+                "collect {length} digits, terminator {terminator}, timeout {}, interdigit {}",
+                format_duration(*timeout_ms),
+                format_duration(*interdigit_ms)
+            );
+            if !typed.is_empty() {
+                text.push_str(&format!(", typed ahead {typed}"));
+            }
             (
                 "collect",
-                format!(
-                    "collect {length} digits, terminator {terminator}, timeout {}, interdigit {}",
-                    format_duration(*timeout_ms),
-                    format_duration(*interdigit_ms)
-                ),
+                text,
                 json!({
                     "min": min, "max": max, "terminator": terminator.to_string(),
-                    "timeout_ms": timeout_ms, "interdigit_ms": interdigit_ms, "sensitive": sensitive,
+                    "timeout_ms": timeout_ms, "interdigit_ms": interdigit_ms,
+                    "sensitive": sensitive, "typed": typed,
                 }),
             )
         }
