@@ -80,9 +80,10 @@ fn simulate(args: &[&str]) -> (Option<i32>, String) {
 fn assert_in_order(trace: &str, lines: &[&str]) {
     let mut rest = trace;
     for line in lines {
-        match rest.find(line) {
-            Some(at) => rest = &rest[at + line.len()..],
-            None => panic!("`{line}` not found in order in:\n{trace}"),
+        let found = rest.find(line);
+        assert!(found.is_some(), "`{line}` not found in order in:\n{trace}");
+        if let Some(at) = found {
+            rest = &rest[at + line.len()..];
         }
     }
 }
