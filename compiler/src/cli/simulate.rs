@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The caller's number when none is given: a fictional number that no CRM
-/// knows.
+/// has a contact for.
 pub const UNKNOWN_CALLER: &str = "+15555550100";
 
 /// Bytes read from the start of a WAV file to find its length.
@@ -196,8 +196,8 @@ fn print_diagnostics(project: &Project, problems: &[Diagnostic], forced: bool) {
 }
 
 /// Reads the length of every prompt from the WAV headers under the
-/// project's prompt folder; unreadable files are left out and play for the
-/// default length.
+/// project's prompt folder. Unreadable files are left out, so they play for
+/// the default length.
 fn prompt_lengths(root: &Path, project: &Project) -> PromptLengths {
     let mut lengths = PromptLengths::default();
     let dir = root.join(&project.config.prompts.dir);
@@ -231,10 +231,10 @@ fn wav_length(path: &Path) -> Option<u64> {
     flowc::sim::wav_length_ms(&header)
 }
 
-/// Builds the call's setup and the trace header from the call options:
-/// the dialled number defaults to the flow's first number, the caller to
-/// an unknown number, the moment to now, and the zone to that of the first
-/// schedule the flow uses, else UTC.
+/// Builds the call's setup and the trace header from the call options.
+/// The dialled number defaults to the flow's first number and the caller
+/// to an unknown number. The moment defaults to now, and the zone to that
+/// of the first schedule the flow uses, else UTC.
 pub fn setup_call(
     loaded: &LoadedFlow,
     spec: &CallSpec,

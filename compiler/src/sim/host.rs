@@ -16,8 +16,8 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-/// The most effects one simulated call may return; a flow that loops
-/// through prompts or lookups is stopped here.
+/// The maximum number of effects one simulated call may return, so a flow
+/// that loops through prompts or lookups is stopped.
 pub const MAX_EFFECTS: usize = 10_000;
 
 /// The longest simulated call, in milliseconds: 24 hours.
@@ -63,7 +63,8 @@ impl PromptLengths {
     }
 }
 
-/// What a simulated call starts with.
+/// The start of a simulated call: the call, the instant, prompt lengths
+/// and the instruction budget.
 #[derive(Clone, Debug)]
 pub struct Setup {
     /// The caller and the dialled number.
@@ -76,7 +77,7 @@ pub struct Setup {
     pub budget: u32,
 }
 
-/// Which answer a schedule gave, for coverage.
+/// A schedule verdict as coverage counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ScheduleOutcome {
     /// Open.
@@ -122,7 +123,7 @@ impl ScheduleOutcome {
     }
 }
 
-/// Why a simulated call stopped before it finished.
+/// The reason a simulated call stopped before it finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     /// `runtime` for a fault of the flow reported by the VM, `limit` when
@@ -139,9 +140,9 @@ pub struct Simulation {
     pub flow: String,
     /// The steps in order.
     pub steps: Vec<Step>,
-    /// How `on call` ended, when it did.
+    /// The outcome of `on call`, once it ended.
     pub outcome: Option<Outcome>,
-    /// Why the call stopped early, if it did.
+    /// The reason the call stopped early, if it did.
     pub failure: Option<Failure>,
     /// The visible variables and their values at the end.
     pub variables: Vec<(String, String)>,
@@ -158,8 +159,8 @@ pub struct Simulation {
 }
 
 /// Runs one call of `program` to its end, answering its effects from
-/// `script`. Never panics on a faulty flow: VM errors and the simulation's
-/// limits end up in [`Simulation::failure`].
+/// `script`. Runtime errors of the flow and the simulation's limits are
+/// reported in [`Simulation::failure`].
 pub fn simulate(program: &Arc<Program>, setup: &Setup, script: &Script) -> Simulation {
     let options = CallOptions {
         budget: setup.budget,
@@ -603,9 +604,8 @@ impl Host<'_> {
     }
 
     /// Answers a collect. Digits typed during the prompts already count
-    /// towards the maximum; when there were some and the caller then
-    /// presses nothing, input ends after the interdigit time with no more
-    /// digits.
+    /// towards the maximum. When there were some and the caller then
+    /// presses nothing, input ends after the interdigit time.
     fn collect_digits(&mut self, request: &DigitRequest) -> Answer {
         let (keys, delay) = self.next_input();
         let keys = match keys {
@@ -852,7 +852,7 @@ impl Host<'_> {
     }
 }
 
-/// What a collect asks the host for.
+/// The parameters of a collect that the host answers.
 struct DigitRequest {
     /// Digits still allowed after those typed during the prompts.
     remaining: usize,

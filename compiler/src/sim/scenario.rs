@@ -29,9 +29,9 @@ pub struct Scenario {
     pub line: usize,
     /// The call.
     pub call: CallSpec,
-    /// What the caller and the outside world do.
+    /// The scripted caller and outside world.
     pub script: Script,
-    /// What must happen.
+    /// The expectations.
     pub expect: Expect,
 }
 
@@ -51,7 +51,7 @@ pub struct CallSpec {
     pub tz: Option<String>,
 }
 
-/// What a scenario expects. Only what is given is checked.
+/// The expectations of a scenario; only those given are checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Expect {
     /// `call.outcome`, such as `voicemail`.
@@ -428,7 +428,7 @@ impl Walker<'_> {
     }
 }
 
-/// Splits a trace line into its time offset, place and event text; the
+/// Splits a trace line into its time offset, place and event text. The
 /// offset and place are optional, so a line copied from `flowc simulate`
 /// and a bare event text are both accepted.
 pub fn split_line(line: &str) -> (Option<&str>, Option<&str>, &str) {

@@ -1,4 +1,4 @@
-//! What the scripted caller and the outside world do: key presses, lookup
+//! The script of a simulated call: key presses, lookup
 //! answers, queue outcomes, a survey rating and a hang-up, each parsed from
 //! the one-line forms that `flowc simulate` options and scenario files share.
 
