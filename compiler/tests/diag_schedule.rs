@@ -78,6 +78,19 @@ fn f0404_overlapping_ranges() {
 }
 
 #[test]
+fn f0404_overnight_into_exception() {
+    // 2026-12-05 is a Saturday, so Friday's overnight range runs into it.
+    let source = flow(
+        r#"hours office in "Europe/Ljubljana" {
+  fri 22:00..02:00 overnight
+  on 2026-12-05 00:00..10:00
+}
+"#,
+    );
+    insta::assert_snapshot!(common::report(&[("support.flow", &source)]));
+}
+
+#[test]
 fn shipped_sample_has_no_schedule_problems() {
     let source = include_str!("fixtures/support.flow");
     let codes = common::codes(&[("support.flow", source)]);

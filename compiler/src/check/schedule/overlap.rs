@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 
-use super::values::{DAY_MINUTES, date_text, range_text};
+use super::values::{DAY_MINUTES, date_text, range_text, time_text};
 use crate::diag::{Code, Diagnostic, FileId};
 use crate::syntax::ast::{DateItem, DateLit, DayRange, TimeRange};
 
@@ -337,7 +337,40 @@ fn overlap_diagnostic(file: FileId, overlap: &Overlap<'_>) -> Diagnostic {
         earlier.origin.range().span,
         label(earlier, "the range it overlaps"),
     )
-    .help(
+    .help(overlap_help(overlap))
+}
+
+/// Returns the help of an overlap. A weekly overnight range that runs into
+/// an exception's date gets its own text, because the two cannot be merged
+/// and an admin may expect the exception to cancel it.
+fn overlap_help(overlap: &Overlap<'_>) -> String {
+    let (earlier, later) = (&overlap.earlier, &overlap.later);
+    let pair = if earlier.spill {
+        (earlier, later)
+    } else {
+        (later, earlier)
+    };
+    if let (
+        Interval {
+            origin: Origin::Weekly(_, weekly),
+            spill: true,
+            ..
+        },
+        Interval {
+            origin: Origin::Exception(date, _),
+            ..
+        },
+    ) = pair
+    {
+        let date = date_text(date);
+        let end = time_text(&weekly.end);
+        return format!(
+            "`on {date}` replaces only that date's weekly ranges, so the overnight range of \
+             the day before still runs into it until {end}; start the exception's range at \
+             {end} or later, or give the day before an exception of its own"
+        );
+    }
+    String::from(
         "ranges on one day must not overlap, counting overnight ranges on the day they run \
          into; merge them into one range, or change the times so that one ends before the \
          other starts",
