@@ -255,7 +255,7 @@ fn night_desk_overnight_range() {
         &friday_night,
         &[
             "hours office: closed at Fri 2026-12-04 23:30 CET",
-            "hours night_desk: open at Fri 2026-12-04 23:30 CET, weekly fri 17:00..33:00",
+            "hours night_desk: open at Fri 2026-12-04 23:30 CET, weekly fri 17:00..09:00 overnight",
             "play \"vip-welcome\" in en",
             "enqueue technical, priority 100",
         ],
@@ -263,7 +263,7 @@ fn night_desk_overnight_range() {
     let saturday_morning = vip("2026-12-05T08:59");
     assert!(
         saturday_morning.contains(
-            "hours night_desk: open at Sat 2026-12-05 08:59 CET, overnight from the day before, weekly fri 17:00..33:00"
+            "hours night_desk: open at Sat 2026-12-05 08:59 CET, overnight from the day before, weekly fri 17:00..09:00 overnight"
         ),
         "{saturday_morning}"
     );

@@ -217,7 +217,17 @@ fn weekday(index: u8) -> &'static str {
     WEEKDAYS.get(usize::from(index)).copied().unwrap_or("?")
 }
 
+/// Formats a range as a flow writes it: `08:00..17:00`, or
+/// `17:00..09:00 overnight` for one that runs past midnight.
 fn range_text(range: MinuteRange) -> String {
+    const DAY: u16 = 24 * 60;
+    if range.end > DAY {
+        return format!(
+            "{}..{} overnight",
+            format_minutes(range.start),
+            format_minutes(range.end - DAY)
+        );
+    }
     format!(
         "{}..{}",
         format_minutes(range.start),
