@@ -539,3 +539,14 @@ fn forced_loop_through_effects_hits_limit() {
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("more than 10000 effects"), "{stdout}");
 }
+
+#[test]
+fn christmas_eve_trace_snapshot() {
+    let trace = unknown_caller_at("2026-12-24T17:59", &["2"]);
+    insta::assert_snapshot!(trace);
+}
+
+#[test]
+fn vip_night_desk_trace_snapshot() {
+    insta::assert_snapshot!(vip("2026-12-04T23:30"));
+}

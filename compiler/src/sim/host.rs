@@ -234,6 +234,8 @@ impl Host<'_> {
                     break;
                 }
             };
+            // TODO: effect steps have no `file:line`, because the VM does not
+            // expose the position of the instruction that returned the effect.
             self.steps
                 .push(trace::effect_step(self.clock_ms, self.module, &effect));
             if matches!(effect, Effect::Finished { .. }) {
