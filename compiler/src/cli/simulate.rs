@@ -333,5 +333,11 @@ fn header_lines(
     if let Some(note) = note {
         header.push(format!("note: {note}"));
     }
+    if spec.to.is_some() && !module.numbers.iter().any(|n| n == &to) {
+        header.push(format!(
+            "note: {to} does not reach flow {} in this project; it runs anyway with call.to = {to}",
+            module.flow
+        ));
+    }
     header
 }

@@ -592,7 +592,12 @@ pub fn trace_diff(expected: &[String], actual: &[String]) -> Option<String> {
             None => diff.push_str(&format!("    - {line}\n")),
         }
     }
-    diff.push_str(&format!("  actual, from line {}:\n", next + 1));
+    // Two lines before the search resumed show where the last match was.
+    let first = next.saturating_sub(2);
+    diff.push_str(&format!("  actual, from line {}:\n", first + 1));
+    for (index, line) in actual.iter().enumerate().take(next).skip(first) {
+        diff.push_str(&format!("      {:>3} {line}\n", index + 1));
+    }
     let shown = actual.iter().enumerate().skip(next).take(CONTEXT_LINES * 2);
     for (index, line) in shown {
         diff.push_str(&format!("    + {:>3} {line}\n", index + 1));
