@@ -567,8 +567,8 @@ fn type_ahead_answers_the_menu_and_the_collect() {
     let mut s = Script::new(&program, TraceLevel::Path);
     to_menu(&mut s);
     // The caller presses 1 and the whole order number during the menu
-    // prompt: neither the menu nor the collect asks the host.
-    assert_eq!(s.played("14321"), play("enter-order", "sl", true));
+    // prompt: the collect skips its prompt and neither input waits.
+    assert_eq!(s.played("14321"), Effect::Tag(String::from("order-4321")));
     let mut s2 = Script::new(&program, TraceLevel::Path);
     to_menu(&mut s2);
     s2.played("1");
@@ -874,5 +874,211 @@ fn program_load_rejects_unknown_zones() {
     assert_eq!(
         error.to_string(),
         "schedule `h` uses time zone `Europe/Ljubljana`, which this machine's time zone database does not have"
+    );
+}
+
+/// Builds a reply from a number, covering every kind with a few values.
+fn any_reply(pick: u8) -> Reply {
+    match pick % 16 {
+        0 => Reply::Start,
+        1 | 2 => Reply::Done,
+        3 => Reply::Played {
+            keys: String::new(),
+        },
+        4 => Reply::Played {
+            keys: String::from("1#"),
+        },
+        5 => Reply::Keys(String::from("1")),
+        6 => Reply::Keys(String::from("4321")),
+        7 => Reply::NoInput,
+        8 => Reply::Found(vip()),
+        9 => Reply::Missing,
+        10 => Reply::LookupFailed {
+            timed_out: false,
+            reason: String::from("refused"),
+        },
+        11 => Reply::Queue(QueueOutcome::NoAgents),
+        12 => Reply::Queue(QueueOutcome::Answered {
+            agent: String::from("ana"),
+            wait_ms: 1,
+            talk_ms: 2,
+        }),
+        13 => Reply::Rating(Some(3)),
+        14 => Reply::Rating(Some(0)),
+        _ => Reply::HungUp,
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_replies_never_panic(picks in proptest::collection::vec(0u8..16, 0..40)) {
+        let program = program(EVERYTHING);
+        let mut call = Call::new(program, info(Some("+386")), CallOptions::default());
+        let mut finished = None;
+        for pick in picks {
+            match call.resume(now(), any_reply(pick)) {
+                Ok(Effect::Finished { outcome }) => {
+                    if let Some(first) = finished {
+                        proptest::prop_assert_eq!(first, outcome);
+                    }
+                    finished = Some(outcome);
+                }
+                Ok(_) => proptest::prop_assert!(finished.is_none()),
+                Err(RunError::WrongReply { .. }) => proptest::prop_assert!(call.is_over()),
+                Err(error) => proptest::prop_assert!(false, "{}", error),
+            }
+        }
+    }
+}
+
+#[test]
+fn menu_endings_set_the_outcome() {
+    let program = program(EVERYTHING);
+    let cases = [
+        (
+            "2",
+            Effect::Transfer {
+                target: String::from("+38615550199"),
+            },
+            "transferred",
+        ),
+        (
+            "3",
+            Effect::Voicemail {
+                mailbox: String::from("sales"),
+                language: String::from("en"),
+            },
+            "voicemail",
+        ),
+        ("4", Effect::Hangup, "hangup"),
+    ];
+    for (key, ending, outcome) in cases {
+        let mut s = Script::new(&program, TraceLevel::Path);
+        to_menu(&mut s);
+        assert_eq!(s.played(key), ending);
+        let timeline = s.done();
+        assert!(
+            matches!(&timeline, Effect::Timeline(t) if t.starts_with(outcome)),
+            "{key}: {timeline:?}"
+        );
+        // A hang-up at the ending effect ends the call the same way,
+        // except for a transfer, which did not happen.
+        let mut s = Script::new(&program, TraceLevel::Path);
+        to_menu(&mut s);
+        s.played(key);
+        let timeline = s.reply(Reply::HungUp);
+        let expected = if key == "2" { "hangup" } else { outcome };
+        assert!(
+            matches!(&timeline, Effect::Timeline(t) if t.starts_with(expected)),
+            "{key}: {timeline:?}"
+        );
+    }
+}
+
+#[test]
+fn overflow_to_hangup_ends_as_overflow() {
+    let text = "flow f\non call {\n enqueue q\n}\nqueue q {\n overflow hangup\n}\n\
+                after call {\n tag call.outcome\n}\n";
+    let program = program(text);
+    let mut call = Call::new(program, info(None), CallOptions::default());
+    call.resume(now(), Reply::Start).unwrap();
+    let enqueue = call.resume(now(), Reply::Done).unwrap();
+    assert!(matches!(enqueue, Effect::Enqueue { priority: 0, .. }));
+    let hangup = call.resume(now(), Reply::Queue(QueueOutcome::Full));
+    assert_eq!(hangup, Ok(Effect::Hangup));
+    let tag = call.resume(now(), Reply::Done);
+    assert_eq!(tag, Ok(Effect::Tag(String::from("overflow"))));
+    assert_eq!(call.outcome(), Some(Outcome::Overflow));
+}
+
+#[test]
+fn budget_stops_a_hand_built_jump_loop() {
+    use flowc::bytecode::{Block, BlockKind, Instr};
+    let mut module = module(&[("f.flow", "flow f\non call {\n hangup\n}\n")], "f");
+    module.blocks[0] = Block {
+        kind: BlockKind::OnCall,
+        code: vec![Instr::Answer, Instr::Jump(1)],
+        lines: Vec::new(),
+    };
+    let module = decode(&module.encode()).unwrap();
+    let mut call = Call::new(load(module), info(None), CallOptions::default());
+    call.resume(now(), Reply::Start).unwrap();
+    let error = call.resume(now(), Reply::Done).unwrap_err();
+    assert_eq!(
+        error,
+        RunError::Budget {
+            flow: String::from("f"),
+            budget: flowc::vm::DEFAULT_BUDGET,
+            place: String::from("block 0 instruction 1"),
+        }
+    );
+}
+
+/// Answers an effect the way a cooperative host would.
+fn plausible_reply(effect: &Effect) -> Reply {
+    match effect {
+        Effect::Play { .. } => Reply::Played {
+            keys: String::from("1"),
+        },
+        Effect::CollectKey { .. } => Reply::Keys(String::from("1")),
+        Effect::CollectDigits { .. } => Reply::Keys(String::from("4321")),
+        Effect::Lookup { .. } => Reply::Found(vip()),
+        Effect::Enqueue { .. } => Reply::Queue(QueueOutcome::MaxWait { wait_ms: 1 }),
+        Effect::Survey { .. } => Reply::Rating(None),
+        _ => Reply::Done,
+    }
+}
+
+#[test]
+fn damaged_modules_that_decode_never_panic() {
+    use sha2::{Digest, Sha256};
+    let bytes = module(&[("f.flow", EVERYTHING)], "f").encode();
+    let body_end = bytes.len() - 32;
+    let mut ran = 0;
+    for i in 0..body_end {
+        for mask in [0x01, 0x80, 0xff] {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= mask;
+            let checksum: [u8; 32] = Sha256::digest(&damaged[..body_end]).into();
+            damaged[body_end..].copy_from_slice(&checksum);
+            let Ok(module) = decode(&damaged) else {
+                continue;
+            };
+            let Ok(program) = Program::load(module, |name| jiff::tz::db().get(name).ok()) else {
+                continue;
+            };
+            ran += 1;
+            let mut call = Call::new(program, info(None), CallOptions::default());
+            let mut reply = Reply::Start;
+            for _ in 0..100 {
+                match call.resume(now(), reply) {
+                    Ok(Effect::Finished { .. }) | Err(_) => break,
+                    Ok(effect) => reply = plausible_reply(&effect),
+                }
+            }
+        }
+    }
+    assert!(ran > 100, "{ran}");
+}
+
+#[test]
+fn position_of_the_waiting_effect() {
+    let program = program(EVERYTHING);
+    let mut s = Script::new(&program, TraceLevel::Off);
+    assert_eq!(s.call.position(), None);
+    s.start();
+    let at = |s: &Script| s.call.position().map(|p| (p.source, p.line, p.column));
+    // `answer` belongs to `on call` on line 3, the menu's prompt to the
+    // `menu` statement on line 10.
+    assert_eq!(at(&s), Some((1, 3, 1)));
+    s.done();
+    assert_eq!(at(&s), Some((1, 4, 3)));
+    s.reply(Reply::Found(vip()));
+    s.done();
+    s.played("");
+    assert_eq!(at(&s), Some((1, 10, 3)));
+    assert_eq!(
+        program.module().sources,
+        ["tok.yaml", "f.flow"].map(String::from)
     );
 }

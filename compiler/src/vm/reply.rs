@@ -95,6 +95,7 @@ impl Call {
         }
         match (pending, reply) {
             (Pending::Done(_) | Pending::Survey, Reply::HungUp) => Ok(Next::Run),
+            (Pending::Ending(_), Reply::HungUp) => Ok(Next::EndHandler),
             (Pending::Done(_), Reply::Done) => Ok(Next::Run),
             (Pending::Ending(outcome), Reply::Done) => {
                 self.set_ending(outcome);

@@ -4,7 +4,7 @@
 use super::reply::{Next, Pending};
 use super::value::{from_const, mask};
 use super::{Call, Effect, Event, Outcome, Reply, RunError, TraceLevel, Value};
-use crate::bytecode::{BlockId, Const, ConstId, Instr, Key, Module, SlotId, TicketMode};
+use crate::bytecode::{BlockId, Const, ConstId, Instr, Key, Module, Position, SlotId, TicketMode};
 use std::sync::Arc;
 
 /// The stage of a call.
@@ -119,6 +119,7 @@ impl Call {
             };
             let (block, pc) = (frame.block, frame.pc);
             frame.pc += 1;
+            self.last_run = (block, pc);
             let Some(instr) = module.blocks.get(block).and_then(|b| b.code.get(pc)) else {
                 return Err(self.invalid("execution ran past the end of the block"));
             };
@@ -283,6 +284,10 @@ impl Call {
                     names.push(self.name(module, *prompt)?);
                 }
                 let next = next_input(module, block, pc);
+                if next.is_some() && !self.typed_ahead.is_empty() {
+                    // The caller already answered: skip the input's prompts.
+                    return Ok(None);
+                }
                 let effect = Effect::Play {
                     prompts: names,
                     language: self.language.clone(),
@@ -564,23 +569,31 @@ impl Call {
     /// the last instruction run, or the block and instruction when the
     /// block has no line table entry for it.
     pub(super) fn place(&self) -> String {
-        let module = &self.program.module;
-        let Some(frame) = self.frames.last() else {
-            return String::from("no block");
-        };
-        let pc = frame.pc.saturating_sub(1);
-        let Some(block) = module.blocks.get(frame.block) else {
-            return format!("block {}", frame.block);
-        };
-        let entry = block
+        let (block, pc) = self.last_run;
+        match self.position() {
+            Some(at) => crate::bytecode::show_position(&self.program.module, at),
+            None => format!("block {block} instruction {pc}"),
+        }
+    }
+
+    /// Returns the position of the statement of the last instruction run:
+    /// while the call waits on an effect, the statement that asked for it.
+    /// `None` before the call starts and for instructions that the line
+    /// table does not cover.
+    pub fn position(&self) -> Option<Position> {
+        if self.state == State::New {
+            return None;
+        }
+        let (block, pc) = self.last_run;
+        self.program
+            .module
+            .blocks
+            .get(block)?
             .lines
             .iter()
             .take_while(|e| e.instr as usize <= pc)
-            .last();
-        match entry {
-            Some(entry) => crate::bytecode::show_position(module, entry.at),
-            None => format!("block {} instruction {pc}", frame.block),
-        }
+            .last()
+            .map(|e| e.at)
     }
 
     /// Adds an event when the trace level is at least `level`.
