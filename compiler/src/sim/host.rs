@@ -234,10 +234,11 @@ impl Host<'_> {
                     break;
                 }
             };
-            // TODO: effect steps have no `file:line`, because the VM does not
-            // expose the position of the instruction that returned the effect.
-            self.steps
-                .push(trace::effect_step(self.clock_ms, self.module, &effect));
+            let mut step = trace::effect_step(self.clock_ms, self.module, &effect);
+            if !matches!(effect, Effect::Finished { .. }) {
+                step.place = call.position().and_then(|at| trace::place(self.module, at));
+            }
+            self.steps.push(step);
             if matches!(effect, Effect::Finished { .. }) {
                 break;
             }
