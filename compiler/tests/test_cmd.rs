@@ -223,3 +223,22 @@ fn min_coverage_out_of_range() {
         stderr(&output)
     );
 }
+
+#[test]
+fn verbose_lists_every_missed_outcome() {
+    let dir = shipped_copy("verbose");
+    one_scenario(&dir, "voicemail", "play \"holiday\"");
+    let brief = stdout(&flowc(&["test", "extra"], &dir));
+    assert!(
+        brief.contains("more missed outcomes; --verbose lists them all"),
+        "{brief}"
+    );
+    assert!(!brief.contains("full trace:"), "{brief}");
+    let verbose = stdout(&flowc(&["test", "extra", "--verbose"], &dir));
+    assert!(!verbose.contains("more missed outcomes"), "{verbose}");
+    assert!(verbose.contains("full trace:"), "{verbose}");
+    assert!(
+        verbose.matches("    missed  ").count() > brief.matches("    missed  ").count(),
+        "{verbose}"
+    );
+}
