@@ -278,3 +278,24 @@ fn coverage_counts_reached_outcomes() {
     );
     assert!(coverage.percent() > 0.0 && coverage.percent() < 100.0);
 }
+
+#[test]
+fn hangup_while_talking_is_answered() {
+    let simulation = run(
+        FLOW,
+        &Script {
+            inputs: inputs(&["1"]),
+            queues: vec![QueueAnswer::parse("answered:alice@20s+5m").unwrap()],
+            hangup_after_ms: Some(80_000),
+            ..Script::default()
+        },
+    );
+    assert_eq!(simulation.outcome, Some(Outcome::Answered));
+    let lines = simulation.lines().join("\n");
+    assert!(
+        lines.contains("answered by alice after 20s, talked "),
+        "{lines}"
+    );
+    assert!(lines.contains("until the caller hung up"), "{lines}");
+    assert_eq!(simulation.duration_ms, 80_000);
+}

@@ -176,6 +176,7 @@ pub fn simulate(program: &Arc<Program>, setup: &Setup, script: &Script) -> Simul
         field_types: field_types(program.module()),
         clock_ms: 0,
         ended: false,
+        caller_gone: false,
         steps: Vec::new(),
         pending_reads: Vec::new(),
         probes: BTreeSet::new(),
@@ -194,6 +195,8 @@ struct Host<'a> {
     clock_ms: u64,
     /// True once `on call` is over; the caller can no longer hang up.
     ended: bool,
+    /// True once the caller hung up, so a survey gets no rating.
+    caller_gone: bool,
     steps: Vec<Step>,
     /// Values read by units since the last decision, shown as its reason.
     pending_reads: Vec<(String, Value)>,
@@ -465,8 +468,36 @@ impl Host<'_> {
         if self.ended || hangup_ms > done_at || (hangup_ms == done_at && answer.elapsed_ms > 0) {
             return answer;
         }
+        self.caller_gone = true;
         let elapsed_ms = hangup_ms.saturating_sub(self.clock_ms);
         let at_ms = self.clock_ms.saturating_add(elapsed_ms);
+        if let Reply::Queue(QueueOutcome::Answered { agent, wait_ms, .. }) = &answer.reply
+            && *wait_ms <= elapsed_ms
+        {
+            // The caller hangs up while talking to the agent: the call was
+            // answered, and the conversation is shorter.
+            let talk_ms = elapsed_ms - wait_ms;
+            let text = format!(
+                "answered by {agent} after {}, talked {} until the caller hung up",
+                format_duration(*wait_ms),
+                format_duration(talk_ms)
+            );
+            let step = Step::new(
+                at_ms,
+                "queue_result",
+                text,
+                json!({"outcome": "answered", "agent": agent, "wait_ms": wait_ms, "talk_ms": talk_ms}),
+            );
+            return Answer {
+                reply: Reply::Queue(QueueOutcome::Answered {
+                    agent: agent.clone(),
+                    wait_ms: *wait_ms,
+                    talk_ms,
+                }),
+                elapsed_ms,
+                step: Some(step),
+            };
+        }
         if let Effect::Enqueue { .. } = effect {
             let outcome = QueueOutcome::Abandoned {
                 wait_ms: elapsed_ms,
@@ -811,15 +842,18 @@ impl Host<'_> {
                 String::from("no agents logged in"),
                 "no_agents",
             ),
-            QueueAnswerKind::Abandoned { wait_ms } => (
-                QueueOutcome::Abandoned { wait_ms },
-                wait_ms,
-                format!(
-                    "caller hung up after {} in the queue",
-                    format_duration(wait_ms)
-                ),
-                "abandoned",
-            ),
+            QueueAnswerKind::Abandoned { wait_ms } => {
+                self.caller_gone = true;
+                (
+                    QueueOutcome::Abandoned { wait_ms },
+                    wait_ms,
+                    format!(
+                        "caller hung up after {} in the queue",
+                        format_duration(wait_ms)
+                    ),
+                    "abandoned",
+                )
+            }
         };
         Answer {
             step: Some(Step::new(
@@ -837,9 +871,10 @@ impl Host<'_> {
         let prompts = self.setup.prompts.get(language, question)
             + thanks.map_or(0, |t| self.setup.prompts.get(language, t));
         let elapsed_ms = prompts.saturating_add(RATING_MS);
-        let rating = self.script.rating;
+        let rating = self.script.rating.filter(|_| !self.caller_gone);
         let text = match rating {
             Some(rating) => format!("caller rated {rating}"),
+            None if self.caller_gone => String::from("no rating: the caller had hung up"),
             None => String::from("caller gave no rating"),
         };
         Answer {
