@@ -177,6 +177,7 @@ fn hangup_in_queue_is_abandoned() {
         FLOW,
         &Script {
             inputs: inputs(&["1"]),
+            queues: vec![QueueAnswer::parse("answered:alice@5m").unwrap()],
             hangup_after_ms: Some(60_000),
             ..Script::default()
         },
