@@ -39,10 +39,12 @@
 //! can press through it. [`Effect::Play`] says whether a key press should
 //! stop the prompts (`barge_in`): true when the next thing the flow does is
 //! wait for input. Those prompts, a menu's or a collect's own, are not
-//! played at all while typed-ahead keys wait for the input. Keys typed during the prompts of a collect that does not
-//! have its input complete yet (no terminator, fewer than its maximum
-//! digits) are handed to the host in [`Effect::CollectDigits`] `typed`,
-//! and the digits of the reply are added after them.
+//! played at all while typed-ahead keys wait for the input.
+//!
+//! Typed-ahead keys that do not complete a collect's input (no terminator
+//! and fewer than its maximum digits) go to the host in
+//! [`Effect::CollectDigits`] `typed`, and the digits of the reply are
+//! added after them.
 //!
 //! # Decisions
 //!
@@ -53,7 +55,10 @@
 //! - [`Reply::HungUp`] to an effect of `on call` ends it: `abandoned` while
 //!   in a queue, `voicemail` while recording a message (callers end a
 //!   message by hanging up), `hangup` otherwise. In `after call` it answers
-//!   a survey (no rating) and any effect whose reply is [`Reply::Done`].
+//!   a survey (no rating) and any effect whose reply is [`Reply::Done`]; an
+//!   ending effect there (only hand-built modules have one) ends it.
+//! - [`Call::position`] gives the statement of the effect a call waits on,
+//!   and budget errors name the statement of the last instruction run.
 //! - `set language` to a code the config does not declare leaves the
 //!   language as it is and adds [`Event::UnknownLanguage`] to the trace.
 //!   The checker rejects such literals; a computed code can still be one.
