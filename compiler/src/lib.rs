@@ -13,5 +13,6 @@ pub mod config;
 pub mod diag;
 pub mod fmt;
 pub mod project;
+pub mod sim;
 pub mod syntax;
 pub mod vm;

@@ -8,8 +8,10 @@ mod check;
 mod explain;
 mod format;
 mod load;
+mod simulate;
+mod test;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,7 +22,7 @@ pub const EXIT_ERRORS: u8 = 1;
 /// Exit status: the command was used wrongly or a file could not be read.
 pub const EXIT_USAGE: u8 = 2;
 
-/// Check, build, format and inspect Tok call flows.
+/// Check, build, format, inspect, simulate and test Tok call flows.
 #[derive(Parser, Debug)]
 #[command(name = "flowc", version, about, long_about = None)]
 struct Cli {
@@ -37,6 +39,67 @@ enum FormatArg {
     Json,
     /// GitHub workflow annotation lines.
     Github,
+}
+
+/// Output format of `simulate` and `test`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ReportFormat {
+    /// Readable text.
+    Human,
+    /// JSON data.
+    Json,
+}
+
+/// The options of `flowc simulate`.
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    /// The flow file; the other flows of its folder and its tok.yaml are read too.
+    file: PathBuf,
+    /// The dialled number; default: the flow's first number.
+    #[arg(long)]
+    to: Option<String>,
+    /// The caller's number; default: an unknown caller.
+    #[arg(long, conflicts_with = "anonymous")]
+    from: Option<String>,
+    /// The caller withholds their number.
+    #[arg(long)]
+    anonymous: bool,
+    /// When the call starts, local time such as `2026-12-24T17:59`, or with an offset such as `2026-10-25T02:30+01:00`; default: now.
+    #[arg(long)]
+    at: Option<String>,
+    /// The time zone of --at; default: the zone of the flow's first schedule, else UTC.
+    #[arg(long)]
+    tz: Option<String>,
+    /// The caller's next answer, once per ask: `1`, `none`, `41234567#@2s` (keys 2 s after the ask), `2@prompt` (typed during the prompts).
+    #[arg(long = "input", value_name = "INPUT")]
+    inputs: Vec<String>,
+    /// The CRM's answer: `found:vip=true,language=sl,name=Ana`, `missing`, `timeout` or `error`, optionally with `@300ms`.
+    #[arg(long)]
+    crm: Option<String>,
+    /// Another lookup source's answer: `orders=found:order_status=shipped`.
+    #[arg(long = "lookup", value_name = "SOURCE=ANSWER")]
+    lookups: Vec<String>,
+    /// A queue outcome, used in order: `answered:alice@45s+3m`, `technical=callback`, `max-wait`, `full`, `no-agents`, `abandoned@30s`.
+    #[arg(long = "queue", value_name = "OUTCOME")]
+    queues: Vec<String>,
+    /// The caller's survey rating, 1 to 5; default: none.
+    #[arg(long)]
+    rating: Option<String>,
+    /// The caller hangs up this long after the call starts, such as `20s`.
+    #[arg(long, value_name = "DURATION")]
+    hangup_after: Option<String>,
+    /// How to print the trace.
+    #[arg(long, value_enum, default_value = "human")]
+    format: ReportFormat,
+    /// Run a flow with check errors if it still compiles; its errors are printed as warnings.
+    #[arg(long)]
+    force: bool,
+    /// Instructions the flow may run between two effects.
+    #[arg(long, value_name = "INSTRUCTIONS")]
+    budget: Option<u32>,
+    /// The deployment config; default: tok.yaml beside the flow.
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,6 +144,27 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run one call of a flow against a scripted caller and print each step.
+    ///
+    /// With no options: an unknown caller dials the flow's first number now
+    /// and presses nothing; every lookup answers missing and every queue is
+    /// answered by a simulated agent. docs/testing.md describes every option.
+    Simulate(Box<SimulateArgs>),
+    /// Run the scenarios of `*.test.yaml` files and report path coverage.
+    Test {
+        /// Scenario files or folders to search for `*.test.yaml`.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Exit with status 1 when a flow's coverage is below this percentage.
+        #[arg(long, value_name = "PERCENT")]
+        min_coverage: Option<f64>,
+        /// List every missed outcome and print the trace of failed scenarios.
+        #[arg(long, short)]
+        verbose: bool,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+    },
     /// Explain a diagnostic code, such as F0102.
     Explain {
         /// The code; `flowc explain --list` lists them all.
@@ -116,8 +200,43 @@ pub fn run() -> ExitCode {
         Command::Disasm { file } => build::disasm(&file),
         Command::Fmt { paths, check } => format::run(&paths, check),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
+        Command::Simulate(args) => simulate::run(&simulate_options(*args)),
+        Command::Test {
+            paths,
+            min_coverage,
+            verbose,
+            format,
+        } => test::run(
+            &paths,
+            min_coverage,
+            verbose,
+            matches!(format, ReportFormat::Json),
+        ),
     };
     ExitCode::from(status)
+}
+
+fn simulate_options(args: SimulateArgs) -> simulate::Options {
+    simulate::Options {
+        file: args.file,
+        call: flowc::sim::scenario::CallSpec {
+            to: args.to,
+            from: args.from,
+            anonymous: args.anonymous,
+            at: args.at,
+            tz: args.tz,
+        },
+        inputs: args.inputs,
+        crm: args.crm,
+        lookups: args.lookups,
+        queues: args.queues,
+        rating: args.rating,
+        hangup_after: args.hangup_after,
+        json: matches!(args.format, ReportFormat::Json),
+        force: args.force,
+        budget: args.budget,
+        config: args.config,
+    }
 }
 
 /// Writes text to standard output. A closed pipe (`flowc check | head`) is

@@ -13,9 +13,10 @@ mod sections;
 #[cfg(test)]
 mod tests;
 mod values;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use parse::parse;
+pub(crate) use values::parse_duration;
 pub use values::{check_number, number_digits};
 
 use crate::diag::{FileId, Span};

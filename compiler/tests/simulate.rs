@@ -1,0 +1,552 @@
+//! `flowc simulate` on a copy of the shipped flows: traces of the cases a
+//! contact-center admin checks before deploying, JSON output, input errors
+//! and the instruction budget.
+
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the shipped flows shared by the tests of this file, which
+/// only read it.
+fn flows() -> &'static Path {
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("flowc-simulate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&repo_root().join("flows"), &dir);
+        dir
+    })
+}
+
+/// A fresh copy of the shipped flows that a test may change.
+fn own_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-simulate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&repo_root().join("flows"), &dir);
+    dir
+}
+
+fn flowc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs")
+}
+
+/// Runs `flowc simulate support.flow ARGS` and returns the exit status and
+/// standard output.
+fn simulate(args: &[&str]) -> (Option<i32>, String) {
+    let mut all = vec!["simulate", "support.flow"];
+    all.extend_from_slice(args);
+    let output = flowc(&all, flows());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.code() != Some(101),
+        "flowc crashed:\n{stdout}\n{stderr}"
+    );
+    (output.status.code(), stdout)
+}
+
+/// Asserts that the lines appear in the trace in this order.
+fn assert_in_order(trace: &str, lines: &[&str]) {
+    let mut rest = trace;
+    for line in lines {
+        let found = rest.find(line);
+        assert!(found.is_some(), "`{line}` not found in order in:\n{trace}");
+        if let Some(at) = found {
+            rest = &rest[at + line.len()..];
+        }
+    }
+}
+
+fn unknown_caller_at(at: &str, inputs: &[&str]) -> String {
+    let mut args = vec!["--at", at];
+    for input in inputs {
+        args.push("--input");
+        args.push(input);
+    }
+    let (status, trace) = simulate(&args);
+    assert_eq!(status, Some(0), "{trace}");
+    trace
+}
+
+#[test]
+fn weekday_minute_before_closing_is_open() {
+    let trace = unknown_caller_at("2026-12-03T16:59", &["1", "1"]);
+    assert_in_order(
+        &trace,
+        &[
+            "starts Thu 2026-12-03 16:59:00 CET in Europe/Ljubljana",
+            "hours office: open at Thu 2026-12-03 16:59 CET, weekly thu 08:00..17:00",
+            "play \"welcome\" in en",
+            "enqueue technical, priority 0, needs language en, routers >= 2",
+            "answered by simulated-agent after 30s, talked 2m (simulated: no queue outcome scripted)",
+            "result: answered",
+        ],
+    );
+}
+
+#[test]
+fn weekday_at_closing_is_closed() {
+    let trace = unknown_caller_at("2026-12-03T17:00", &["1"]);
+    assert_in_order(
+        &trace,
+        &[
+            "hours office: closed at Thu 2026-12-03 17:00 CET, outside the weekly thu hours",
+            "play \"closed\" in en",
+            "voicemail \"support\" in en",
+            "call ended: voicemail",
+            "ticket link or create \"Missed call from +15555550100\"",
+            "result: voicemail",
+        ],
+    );
+}
+
+#[test]
+fn december_24_afternoon_is_closed() {
+    let trace = unknown_caller_at("2026-12-24T17:59", &["2"]);
+    assert_in_order(
+        &trace,
+        &[
+            "hours office: closed at Thu 2026-12-24 17:59 CET, outside the exception on 2026-12-24 hours",
+            "play \"closed\" in sl",
+            "voicemail \"support\" in sl",
+        ],
+    );
+}
+
+#[test]
+fn december_24_morning_is_open_by_exception() {
+    let trace = unknown_caller_at("2026-12-24T11:59", &["1", "2"]);
+    assert_in_order(
+        &trace,
+        &[
+            "hours office: open at Thu 2026-12-24 11:59 CET, exception on 2026-12-24 08:00..12:00",
+            "play \"welcome\" in en",
+        ],
+    );
+}
+
+#[test]
+fn december_25_is_a_holiday() {
+    let trace = unknown_caller_at("2026-12-25T10:00", &["1"]);
+    assert_in_order(
+        &trace,
+        &[
+            "hours office: holiday at Fri 2026-12-25 10:00 CET, holiday 2026-12-25",
+            "play \"holiday\" in en",
+            "voicemail \"support\" in en",
+        ],
+    );
+}
+
+#[test]
+fn spring_change_keeps_local_hours() {
+    let before = unknown_caller_at("2026-03-27T16:59", &["1", "1"]);
+    assert!(
+        before.contains("hours office: open at Fri 2026-03-27 16:59 CET"),
+        "{before}"
+    );
+    let after = unknown_caller_at("2026-03-30T07:59", &["1"]);
+    assert!(
+        after.contains("hours office: closed at Mon 2026-03-30 07:59 CEST"),
+        "{after}"
+    );
+    let opening = unknown_caller_at("2026-03-30T08:00", &["1", "1"]);
+    assert!(
+        opening.contains("hours office: open at Mon 2026-03-30 08:00 CEST"),
+        "{opening}"
+    );
+}
+
+#[test]
+fn autumn_change_keeps_local_hours() {
+    let before = unknown_caller_at("2026-10-23T16:59", &["1", "1"]);
+    assert!(
+        before.contains("hours office: open at Fri 2026-10-23 16:59 CEST"),
+        "{before}"
+    );
+    let after = unknown_caller_at("2026-10-26T17:00", &["1"]);
+    assert!(
+        after.contains("hours office: closed at Mon 2026-10-26 17:00 CET"),
+        "{after}"
+    );
+}
+
+fn vip(at: &str) -> String {
+    let (status, trace) = simulate(&[
+        "--from",
+        "+386 40 123 456",
+        "--crm",
+        "found:vip=true,language=en,name=Ana",
+        "--at",
+        at,
+    ]);
+    assert_eq!(status, Some(0), "{trace}");
+    trace
+}
+
+#[test]
+fn skipped_time_moves_forward() {
+    let trace = vip("2026-03-29T02:30");
+    assert_in_order(
+        &trace,
+        &[
+            "starts Sun 2026-03-29 03:30:00 CEST",
+            "note: 2026-03-29T02:30:00 does not exist in Europe/Ljubljana",
+            "hours night_desk: open at Sun 2026-03-29 03:30 CEST",
+            "play \"vip-welcome\" in en",
+        ],
+    );
+}
+
+#[test]
+fn repeated_time_takes_earlier_instant() {
+    let earlier = vip("2026-10-25T02:30");
+    assert_in_order(
+        &earlier,
+        &[
+            "starts Sun 2026-10-25 02:30:00 CEST",
+            "note: 2026-10-25T02:30:00 happens twice in Europe/Ljubljana",
+            "hours night_desk: open at Sun 2026-10-25 02:30 CEST",
+        ],
+    );
+    let later = vip("2026-10-25T02:30+01:00");
+    assert!(
+        later.contains("starts Sun 2026-10-25 02:30:00 CET"),
+        "{later}"
+    );
+    assert!(!later.contains("note:"), "{later}");
+}
+
+#[test]
+fn night_desk_overnight_range() {
+    let friday_night = vip("2026-12-04T23:30");
+    assert_in_order(
+        &friday_night,
+        &[
+            "hours office: closed at Fri 2026-12-04 23:30 CET",
+            "hours night_desk: open at Fri 2026-12-04 23:30 CET, weekly fri 17:00..09:00 overnight",
+            "play \"vip-welcome\" in en",
+            "enqueue technical, priority 100",
+        ],
+    );
+    let saturday_morning = vip("2026-12-05T08:59");
+    assert!(
+        saturday_morning.contains(
+            "hours night_desk: open at Sat 2026-12-05 08:59 CET, overnight from the day before, weekly fri 17:00..09:00 overnight"
+        ),
+        "{saturday_morning}"
+    );
+    let before_shift = vip("2026-12-06T19:59");
+    assert_in_order(
+        &before_shift,
+        &[
+            "hours night_desk: closed at Sun 2026-12-06 19:59 CET",
+            "play \"closed\" in en",
+            "voicemail \"support\" in en",
+        ],
+    );
+    let shift_start = vip("2026-12-06T20:00");
+    assert!(
+        shift_start.contains("hours night_desk: open at Sun 2026-12-06 20:00 CET"),
+        "{shift_start}"
+    );
+}
+
+#[test]
+fn vip_in_hours_goes_first() {
+    let (status, trace) = simulate(&[
+        "--from",
+        "+38640123456",
+        "--crm",
+        "found:vip=true,language=sl",
+        "--at",
+        "2026-12-03T10:00",
+        "--input",
+        "1",
+        "--queue",
+        "technical=answered:alice@5s",
+    ]);
+    assert_eq!(status, Some(0), "{trace}");
+    assert_in_order(
+        &trace,
+        &[
+            "lookup in crm by \"+38640123456\", timeout 800ms",
+            "found vip=true, language=sl",
+            "language is now sl",
+            "play \"vip-welcome\" in sl",
+            "enqueue technical, priority 100, needs language sl, routers >= 2",
+            "answered by alice after 5s",
+            "survey \"survey-intro\", \"survey-thanks\" in sl",
+            "vip = true",
+        ],
+    );
+}
+
+#[test]
+fn unknown_caller_by_default() {
+    let (status, trace) = simulate(&["--at", "2026-12-03T10:00"]);
+    assert_eq!(status, Some(0), "{trace}");
+    assert_in_order(
+        &trace,
+        &[
+            "call from +15555550100 (unknown caller) to +38615550100",
+            "missing (no answer scripted for crm, so an unknown caller)",
+            "play \"choose-language\" in en",
+            "no input after 5s",
+        ],
+    );
+}
+
+#[test]
+fn no_options_runs_now() {
+    let (status, trace) = simulate(&[]);
+    assert_eq!(status, Some(0), "{trace}");
+    assert!(trace.contains("(now) in Europe/Ljubljana"), "{trace}");
+    assert!(trace.contains("result: "), "{trace}");
+}
+
+#[test]
+fn crm_timeout_is_tagged() {
+    let (status, trace) = simulate(&[
+        "--from",
+        "+38640123456",
+        "--crm",
+        "timeout",
+        "--at",
+        "2026-12-03T10:00",
+        "--input",
+        "1",
+        "--input",
+        "1",
+    ]);
+    assert_eq!(status, Some(0), "{trace}");
+    assert_in_order(
+        &trace,
+        &[
+            "lookup timed out after 800ms",
+            "tag \"crm-down\"",
+            "play \"choose-language\" in en",
+            "enqueue technical, priority 0",
+            "tags: crm-down",
+        ],
+    );
+}
+
+#[test]
+fn each_department_key() {
+    let cases = [
+        ("1", "play \"connecting-technical\" in en"),
+        ("2", "play \"connecting-sales\" in en"),
+        ("3", "play \"enter-order\" in en"),
+    ];
+    for (key, expected) in cases {
+        let trace = unknown_caller_at("2026-12-03T10:00", &["1", key]);
+        assert_in_order(&trace, &[&format!("caller pressed {key}"), expected]);
+    }
+    let star = unknown_caller_at("2026-12-03T10:00", &["1", "*", "2"]);
+    assert_in_order(
+        &star,
+        &[
+            "caller pressed *",
+            "play \"choose-department\" in en",
+            "caller pressed 2",
+            "play \"connecting-sales\" in en",
+        ],
+    );
+}
+
+#[test]
+fn each_language_key() {
+    let english = unknown_caller_at("2026-12-03T10:00", &["1", "1"]);
+    assert!(english.contains("play \"welcome\" in en"), "{english}");
+    let slovenian = unknown_caller_at("2026-12-03T10:00", &["2", "1"]);
+    assert_in_order(
+        &slovenian,
+        &[
+            "language is now sl",
+            "play \"welcome\" in sl",
+            "language: sl",
+        ],
+    );
+}
+
+#[test]
+fn no_input_until_retry_limit() {
+    let trace = unknown_caller_at("2026-12-03T10:00", &["none", "none", "none"]);
+    assert_in_order(
+        &trace,
+        &[
+            "play \"choose-language\" in en",
+            "no input after 5s",
+            "play \"no-input\" in en",
+            "play \"choose-language\" in en",
+            "no input after 5s",
+            "play \"no-input\" in en",
+            "play \"choose-language\" in en",
+            "no input after 5s",
+            "play \"welcome\" in en",
+            "play \"choose-department\" in en",
+            "no input after 6s",
+            "no input after 6s",
+            "no input after 6s",
+            "play \"connecting-technical\" in en",
+        ],
+    );
+    let asks = trace.matches("play \"choose-language\"").count();
+    assert_eq!(asks, 3, "{trace}");
+}
+
+#[test]
+fn json_output_parses() {
+    let (status, text) = simulate(&[
+        "--at",
+        "2026-12-24T17:59",
+        "--input",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(status, Some(0), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON output");
+    assert_eq!(json["flow"], "support");
+    assert_eq!(json["outcome"], "voicemail");
+    assert_eq!(json["language"], "sl");
+    let steps = json["steps"].as_array().expect("steps");
+    assert!(steps.iter().any(|s| s["event"] == "voicemail"), "{text}");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["event"] == "hours" && s["data"]["zone"] == "CET"),
+        "{text}"
+    );
+    assert!(steps.iter().all(|s| s["at_ms"].is_u64()), "{text}");
+}
+
+#[test]
+fn invalid_options_are_usage_errors() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--input", "1x"], "invalid input `1x`"),
+        (&["--crm", "maybe"], "invalid lookup answer `maybe`"),
+        (&["--queue", "lost"], "invalid queue outcome `lost`"),
+        (&["--at", "tomorrow"], "invalid time `tomorrow`"),
+        (
+            &["--tz", "Europe/Atlantis"],
+            "unknown time zone `Europe/Atlantis`",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["simulate", "support.flow"];
+        all.extend_from_slice(args);
+        let output = flowc(&all, flows());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn library_file_is_refused() {
+    let output = flowc(&["simulate", "office.flow"], flows());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("declares no flow"), "{stderr}");
+}
+
+const LOOPING_FLOW: &str = r#"flow looping answers "+386 1 555 0177"
+
+on call {
+  goto spin
+}
+
+step spin {
+  tag "spin"
+  goto again
+}
+
+step again {
+  goto spin
+}
+"#;
+
+#[test]
+fn looping_flow_is_refused_without_force() {
+    let dir = own_copy("refused");
+    std::fs::write(dir.join("looping.flow"), LOOPING_FLOW).unwrap();
+    let output = flowc(&["simulate", "looping.flow"], &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("F0303"), "{stderr}");
+    assert!(stderr.contains("pass --force"), "{stderr}");
+}
+
+#[test]
+fn forced_loop_hits_budget() {
+    let dir = own_copy("forced");
+    std::fs::write(
+        dir.join("looping.flow"),
+        LOOPING_FLOW.replace("  tag \"spin\"\n", ""),
+    )
+    .unwrap();
+    let output = flowc(&["simulate", "looping.flow", "--force"], &dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("because of --force"), "{stderr}");
+    assert!(
+        stdout.contains("instructions without waiting for the caller or the network"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("result: error: "), "{stdout}");
+}
+
+#[test]
+fn forced_loop_through_effects_hits_limit() {
+    let dir = own_copy("effects");
+    std::fs::write(dir.join("looping.flow"), LOOPING_FLOW).unwrap();
+    let output = flowc(&["simulate", "looping.flow", "--force"], &dir);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("more than 10000 effects"), "{stdout}");
+}
+
+#[test]
+fn christmas_eve_trace_snapshot() {
+    let trace = unknown_caller_at("2026-12-24T17:59", &["2"]);
+    insta::assert_snapshot!(trace);
+}
+
+#[test]
+fn vip_night_desk_trace_snapshot() {
+    insta::assert_snapshot!(vip("2026-12-04T23:30"));
+}

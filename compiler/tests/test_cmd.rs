@@ -1,0 +1,244 @@
+//! `flowc test` on copies of the shipped flows and their scenarios:
+//! passing runs, readable failures, coverage and scenario file errors.
+
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Copies the shipped flows and scenarios into a fresh folder.
+fn shipped_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&repo_root().join("flows"), &dir);
+    dir
+}
+
+fn flowc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("flowc runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn shipped_scenarios_pass_with_coverage() {
+    let dir = shipped_copy("pass");
+    let output = flowc(&["test", ".", "--min-coverage", "90"], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(
+        text.contains("support.test.yaml (flow support.flow)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ok      weekday at closing time goes to voicemail"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\ncoverage\n  support (support.flow): "),
+        "{text}"
+    );
+    assert!(text.contains(", 0 failed\n"), "{text}");
+}
+
+const ONE_SCENARIO: &str = r#"flow: support.flow
+scenarios:
+  - name: closed on christmas eve
+    call: {at: "2026-12-24T17:59"}
+    inputs: ["2"]
+    expect:
+      outcome: OUTCOME
+      trace:
+        - hours office: closed
+        - EXPECTED
+"#;
+
+fn one_scenario(dir: &Path, outcome: &str, expected: &str) -> PathBuf {
+    let path = dir.join("extra").join("one.test.yaml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let text = ONE_SCENARIO
+        .replace("OUTCOME", outcome)
+        .replace("EXPECTED", expected)
+        .replace("flow: support.flow", "flow: ../support.flow");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn wrong_trace_expectation_shows_diff() {
+    let dir = shipped_copy("diff");
+    one_scenario(&dir, "voicemail", "play \"holiday\"");
+    let output = flowc(&["test", "extra"], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("FAILED  closed on christmas eve (extra/one.test.yaml:3)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("trace: expected line 2 not found after actual line"),
+        "{text}"
+    );
+    assert!(text.contains("= hours office: closed"), "{text}");
+    assert!(
+        text.contains("- play \"holiday\"    <- not found"),
+        "{text}"
+    );
+    assert!(text.contains("play \"closed\" in sl"), "{text}");
+    assert!(text.contains("scenarios: 0 passed, 1 failed"), "{text}");
+}
+
+#[test]
+fn wrong_outcome_shows_expected_and_actual() {
+    let dir = shipped_copy("outcome");
+    one_scenario(&dir, "answered", "voicemail \"support\"");
+    let output = flowc(&["test", "extra"], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("outcome:\n            expected: answered\n            actual:   voicemail"),
+        "{text}"
+    );
+}
+
+#[test]
+fn coverage_below_minimum_fails() {
+    let dir = shipped_copy("coverage");
+    one_scenario(&dir, "voicemail", "voicemail \"support\"");
+    let output = flowc(&["test", "extra", "--min-coverage", "90"], &dir);
+    let text = stdout(&output);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}\n{errors}");
+    assert!(text.contains("ok      closed on christmas eve"), "{text}");
+    assert!(text.contains("missed  support.flow:"), "{text}");
+    assert!(
+        errors.contains("coverage of flow `support` is ")
+            && errors.contains("below --min-coverage 90%"),
+        "{errors}"
+    );
+    let passing = flowc(&["test", "extra", "--min-coverage", "1"], &dir);
+    assert_eq!(passing.status.code(), Some(0), "{}", stdout(&passing));
+}
+
+#[test]
+fn json_report_parses() {
+    let dir = shipped_copy("json");
+    let output = flowc(&["test", ".", "--format", "json"], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("JSON report");
+    assert_eq!(json["failed"], 0);
+    assert!(json["passed"].as_u64().unwrap() > 30, "{text}");
+    let coverage = &json["coverage"][0];
+    assert_eq!(coverage["flow"], "support");
+    assert!(coverage["percent"].as_f64().unwrap() >= 90.0, "{text}");
+    assert!(coverage["total"].as_u64().unwrap() > 0, "{text}");
+}
+
+#[test]
+fn unknown_key_names_file_and_line() {
+    let dir = shipped_copy("key");
+    let path = one_scenario(&dir, "voicemail", "voicemail");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("    expect:", "    expct:")).unwrap();
+    let output = flowc(&["test", "extra"], &dir);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{errors}");
+    assert!(
+        errors.contains("extra/one.test.yaml:6:5: unknown key `expct` in a scenario"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn missing_flow_is_usage_error() {
+    let dir = shipped_copy("noflow");
+    std::fs::write(dir.join("lost.test.yaml"), "scenarios:\n  - name: x\n").unwrap();
+    let output = flowc(&["test", "lost.test.yaml"], &dir);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{errors}");
+    assert!(
+        errors.contains("tests `lost.flow`, which does not exist"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn no_scenario_files_is_usage_error() {
+    let dir = std::env::temp_dir().join(format!("flowc-test-empty-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = flowc(&["test"], &dir);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no `*.test.yaml` files"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn min_coverage_out_of_range() {
+    let dir = shipped_copy("range");
+    let output = flowc(&["test", ".", "--min-coverage", "120"], &dir);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("invalid --min-coverage 120"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn verbose_lists_every_missed_outcome() {
+    let dir = shipped_copy("verbose");
+    one_scenario(&dir, "voicemail", "play \"holiday\"");
+    let brief = stdout(&flowc(&["test", "extra"], &dir));
+    assert!(
+        brief.contains("more missed outcomes; --verbose lists them all"),
+        "{brief}"
+    );
+    assert!(!brief.contains("full trace:"), "{brief}");
+    let verbose = stdout(&flowc(&["test", "extra", "--verbose"], &dir));
+    assert!(!verbose.contains("more missed outcomes"), "{verbose}");
+    assert!(verbose.contains("full trace:"), "{verbose}");
+    assert!(
+        verbose.matches("    missed  ").count() > brief.matches("    missed  ").count(),
+        "{verbose}"
+    );
+}
