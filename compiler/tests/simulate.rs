@@ -121,7 +121,7 @@ fn weekday_at_closing_is_closed() {
     assert_in_order(
         &trace,
         &[
-            "hours office: closed at Thu 2026-12-03 17:00 CET, outside the weekly thu hours",
+            "hours office: closed at Thu 2026-12-03 17:00 CET, outside weekly thu hours (08:00..17:00)",
             "play \"closed\" in en",
             "voicemail \"support\" in en",
             "call ended: voicemail",
@@ -137,7 +137,7 @@ fn december_24_afternoon_is_closed() {
     assert_in_order(
         &trace,
         &[
-            "hours office: closed at Thu 2026-12-24 17:59 CET, outside the exception on 2026-12-24 hours",
+            "hours office: closed at Thu 2026-12-24 17:59 CET, outside exception on 2026-12-24 hours (08:00..12:00)",
             "play \"closed\" in sl",
             "voicemail \"support\" in sl",
         ],
@@ -320,7 +320,7 @@ fn unknown_caller_by_default() {
     assert_in_order(
         &trace,
         &[
-            "call from +15555550100 (unknown caller) to +38615550100",
+            "call from +15555550100 (the default number; --from sets it) to +38615550100",
             "missing (no answer scripted for crm, so an unknown caller)",
             "play \"choose-language\" in en",
             "no input after 5s",

@@ -317,7 +317,7 @@ fn header_lines(
     let caller = match (from, spec.from.is_some()) {
         (None, _) => String::from("an anonymous caller"),
         (Some(from), true) => from.to_string(),
-        (Some(from), false) => format!("{from} (unknown caller)"),
+        (Some(from), false) => format!("{from} (the default number; --from sets it)"),
     };
     let to = if to.is_empty() {
         String::from("(the flow has no number)")

@@ -128,11 +128,35 @@ fn syntax_error(error: &serde_saphyr::Error, text: &str) -> SyntaxError {
 /// Converts a serde-saphyr location to a byte span clamped to the text.
 fn to_span(location: &serde_saphyr::Location, text: &str) -> Span {
     let span = location.span();
-    let start = span.byte_offset().map_or(text.len(), clamp_u64);
+    // Scanner errors carry a line and column but no byte offset.
+    let start = span
+        .byte_offset()
+        .map(clamp_u64)
+        .or_else(|| line_column_offset(text, location.line(), location.column()))
+        .unwrap_or(text.len());
     let len = span.byte_len().map_or(0, clamp_u64);
     let start = start.min(text.len());
     let end = start.saturating_add(len).min(text.len());
     Span::new(start, end)
+}
+
+/// Returns the byte offset of a 1-based line and column (in characters),
+/// or `None` when the text has no such line.
+fn line_column_offset(text: &str, line: u64, column: u64) -> Option<usize> {
+    let line = usize::try_from(line).ok()?.checked_sub(1)?;
+    let column = usize::try_from(column).ok()?.saturating_sub(1);
+    let mut offset = 0;
+    for (index, row) in text.split_inclusive('\n').enumerate() {
+        if index == line {
+            let within = row
+                .char_indices()
+                .nth(column)
+                .map_or(row.trim_end_matches('\n').len(), |(at, _)| at);
+            return Some(offset + within);
+        }
+        offset += row.len();
+    }
+    None
 }
 
 fn clamp_u64(value: u64) -> usize {

@@ -186,7 +186,7 @@ pub fn schedule_step(at_ms: u64, schedule: &Schedule, verdict: &Verdict) -> Step
         format_minutes(verdict.minute),
         verdict.zone_abbreviation
     );
-    let reason = reason_text(verdict);
+    let reason = reason_text(schedule, verdict);
     Step::new(
         at_ms,
         "hours",
@@ -242,7 +242,7 @@ fn source_text(source: RangeSource) -> String {
     }
 }
 
-fn reason_text(verdict: &Verdict) -> String {
+fn reason_text(schedule: &Schedule, verdict: &Verdict) -> String {
     match verdict.reason {
         VerdictReason::Holiday => format!("holiday {}", verdict.date),
         VerdictReason::Range { source, range } => {
@@ -256,7 +256,29 @@ fn reason_text(verdict: &Verdict) -> String {
             )
         }
         VerdictReason::OutsideHours { source } => {
-            format!("outside the {} hours", source_text(source))
+            let ranges = match source {
+                RangeSource::Weekly { weekday } => schedule
+                    .weekly
+                    .get(usize::from(weekday))
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                RangeSource::Exception { date } => schedule
+                    .exceptions
+                    .iter()
+                    .find(|e| e.date == date)
+                    .map(|e| e.ranges.as_slice())
+                    .unwrap_or_default(),
+            };
+            let hours = if ranges.is_empty() {
+                String::from("closed all day")
+            } else {
+                ranges
+                    .iter()
+                    .map(|r| range_text(*r))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("outside {} hours ({hours})", source_text(source))
         }
     }
 }

@@ -7,9 +7,7 @@
 
 use super::value::{field_as, from_const};
 use super::{Call, Event, RunError, TraceLevel, Value};
-use crate::bytecode::{
-    ArithOp, Builtin, CmpOp, Input, Module, ScheduleId, Type, UnitId, UnitOp, format_minutes,
-};
+use crate::bytecode::{ArithOp, Builtin, CmpOp, Input, Module, ScheduleId, Type, UnitId, UnitOp};
 use std::cmp::Ordering;
 
 impl Call {
@@ -284,13 +282,26 @@ impl Call {
                     else {
                         continue;
                     };
-                    let local = format!(
-                        "{} {} {}",
-                        verdict.date,
-                        format_minutes(verdict.minute),
-                        verdict.zone_abbreviation
-                    );
-                    read.push((format!("clock of {}", schedule.name), Value::Text(local)));
+                    // Each schedule function the unit calls is shown with
+                    // its result, as the flow writes it: `open(office)`.
+                    let mut shown = [false; 4];
+                    for op in &unit.code {
+                        let (index, function, value) = match *op {
+                            UnitOp::Open(o) if o == h => (0, "open", Value::Bool(verdict.open)),
+                            UnitOp::Holiday(o) if o == h => {
+                                (1, "holiday", Value::Bool(verdict.holiday))
+                            }
+                            UnitOp::Today(o) if o == h => (2, "today", Value::Date(verdict.date)),
+                            UnitOp::Now(o) if o == h => (3, "now", Value::Time(verdict.minute)),
+                            _ => continue,
+                        };
+                        if let Some(seen) = shown.get_mut(index)
+                            && !*seen
+                        {
+                            *seen = true;
+                            read.push((format!("{function}({})", schedule.name), value));
+                        }
+                    }
                 }
             }
         }
