@@ -113,3 +113,36 @@ on call {
 "#;
     insta::assert_snapshot!(common::report(&[("support.flow", source)]));
 }
+
+/// A flow whose `on call` runs `s1`, which runs `s2`, and so on to `sN`.
+fn subflow_chain(length: usize) -> String {
+    let mut source = String::from("flow support\n\non call {\n  run s1\n  hangup\n}\n");
+    for i in 1..=length {
+        let body = if i < length {
+            format!("  run s{}", i + 1)
+        } else {
+            String::from("  play \"welcome\"")
+        };
+        source.push_str(&format!("\nsubflow s{i} {{\n{body}\n}}\n"));
+    }
+    source
+}
+
+#[test]
+fn f0004_subflow_chain_too_deep() {
+    let source = subflow_chain(65);
+    let diagnostics = common::diagnostics(&[("support.flow", &source)]);
+    let deep: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.code == flowc::diag::Code::TooDeep)
+        .collect();
+    assert_eq!(deep.len(), 1, "{diagnostics:#?}");
+    assert!(deep[0].message.contains("65 deep"), "{}", deep[0].message);
+}
+
+#[test]
+fn f0004_subflow_chain_at_limit_passes() {
+    let source = subflow_chain(64);
+    let codes = common::codes(&[("support.flow", &source)]);
+    assert!(!codes.iter().any(|c| c == "F0004"), "{codes:?}");
+}

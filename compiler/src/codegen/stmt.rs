@@ -379,7 +379,15 @@ impl<'p> Generator<'p> {
 
     /// Pushes a condition.
     fn condition(&mut self, code: &mut Code, scope: usize, expr: &Expr) -> Compiled<()> {
-        let ty = self.value(code, scope, expr, Some(Type::Bool))?;
+        // A variable alone still goes through a unit, so that traces show
+        // the value it read (`because vip = true`).
+        let ty = if matches!(expr.kind, ExprKind::Name(_)) {
+            let (unit, ty) = self.unit(scope, expr, Some(Type::Bool), false)?;
+            code.emit(Instr::Eval(unit));
+            ty
+        } else {
+            self.value(code, scope, expr, Some(Type::Bool))?
+        };
         if ty == Type::Bool {
             Ok(())
         } else {

@@ -92,7 +92,8 @@ use std::sync::Arc;
 /// effects.
 pub const DEFAULT_BUDGET: u32 = 100_000;
 
-/// The deepest nesting of `run` a call may reach.
+/// The most sub-flows a call may run inside each other; `flowc check`
+/// reports longer chains.
 pub const MAX_RUN_DEPTH: usize = 64;
 
 /// A module made ready to run.

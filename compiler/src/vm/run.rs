@@ -241,7 +241,8 @@ impl Call {
                 }
             }
             Instr::Run(b) => {
-                if self.frames.len() >= super::MAX_RUN_DEPTH {
+                // The handler's own frame is below the sub-flows' frames.
+                if self.frames.len() > super::MAX_RUN_DEPTH {
                     return Err(RunError::RunDepth {
                         flow: module.flow.clone(),
                         place: self.place(),

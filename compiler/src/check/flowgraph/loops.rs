@@ -166,6 +166,120 @@ pub(super) fn report_recursion(
         runs.sort_by_key(|(file, _, run)| (*file, run.span.start));
         diagnostics.push(recursion(&names, &runs));
     }
+    report_depth(subflows, &successors, diagnostics);
+}
+
+/// The deepest chain of sub-flows a call can hold, one frame per sub-flow
+/// that has not returned yet.
+const MAX_SUBFLOW_DEPTH: u32 = crate::vm::MAX_RUN_DEPTH as u32;
+
+/// Reports the longest chain of sub-flows that run each other when it is
+/// longer than [`MAX_SUBFLOW_DEPTH`]. Sub-flows in a cycle are reported
+/// above and count as depth 1 here.
+fn report_depth(
+    subflows: &[SubflowFacts<'_, '_>],
+    successors: &[Vec<usize>],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    // depth[i]: sub-flows in the longest chain that starts at i; computed
+    // by an iterative post-order walk, because chains may be long.
+    let count = subflows.len();
+    let mut depth: Vec<u32> = vec![0; count];
+    let mut state: Vec<u8> = vec![0; count];
+    for root in 0..count {
+        let mut stack = vec![(root, 0usize)];
+        while let Some((node, next)) = stack.pop() {
+            if next == 0 {
+                match state.get(node) {
+                    Some(0) => {}
+                    _ => continue,
+                }
+                if let Some(s) = state.get_mut(node) {
+                    *s = 1;
+                }
+            }
+            let children = successors.get(node).map_or(&[][..], Vec::as_slice);
+            if let Some(&child) = children.get(next) {
+                stack.push((node, next + 1));
+                if state.get(child) == Some(&0) {
+                    stack.push((child, 0));
+                }
+                continue;
+            }
+            let deepest = children
+                .iter()
+                .filter(|&&child| state.get(child) == Some(&2))
+                .filter_map(|&child| depth.get(child).copied())
+                .max()
+                .unwrap_or(0);
+            if let Some(d) = depth.get_mut(node) {
+                *d = deepest.saturating_add(1);
+            }
+            if let Some(s) = state.get_mut(node) {
+                *s = 2;
+            }
+        }
+    }
+    let Some((top, &deepest)) = depth.iter().enumerate().max_by_key(|(_, d)| **d) else {
+        return;
+    };
+    if deepest <= MAX_SUBFLOW_DEPTH {
+        return;
+    }
+    // Follow the chain from its top to name it and point at its first run.
+    let mut chain = Vec::new();
+    let mut node = top;
+    loop {
+        let Some(subflow) = subflows.get(node) else {
+            break;
+        };
+        chain.push(subflow.name);
+        let below = depth.get(node).copied().unwrap_or(0).saturating_sub(1);
+        let next = successors
+            .get(node)
+            .and_then(|children| {
+                children
+                    .iter()
+                    .find(|&&child| depth.get(child) == Some(&below) && below > 0)
+            })
+            .copied();
+        match next {
+            Some(child) if chain.len() < count => node = child,
+            _ => break,
+        }
+    }
+    let Some(first) = subflows.get(top) else {
+        return;
+    };
+    let second = chain.get(1).copied().unwrap_or_default();
+    let Some(run) = first
+        .facts
+        .runs
+        .iter()
+        .find(|run| run.target.name == second)
+    else {
+        return;
+    };
+    let shown = match chain.as_slice() {
+        [a, b, .., y, z] if chain.len() > 4 => format!("`{a}`, `{b}`, ..., `{y}`, `{z}`"),
+        _ => quoted_list(&chain),
+    };
+    let message = format!(
+        "sub-flows run each other {deepest} deep ({shown}); a call can hold at most \
+         {MAX_SUBFLOW_DEPTH}"
+    );
+    diagnostics.push(
+        Diagnostic::new(Code::TooDeep, message)
+            .primary(
+                first.file,
+                run.span,
+                "the longest chain of `run` starts here",
+            )
+            .help(
+                "let a sub-flow return and `run` the next one from its caller, so fewer \
+                 sub-flows wait for each other at once",
+            ),
+    );
 }
 
 /// Builds the report of one group; each run comes with the sub-flow it is
