@@ -229,10 +229,7 @@ fn report_depth(
     // Follow the chain from its top to name it and point at its first run.
     let mut chain = Vec::new();
     let mut node = top;
-    loop {
-        let Some(subflow) = subflows.get(node) else {
-            break;
-        };
+    while let Some(subflow) = subflows.get(node) {
         chain.push(subflow.name);
         let below = depth.get(node).copied().unwrap_or(0).saturating_sub(1);
         let next = successors
