@@ -550,3 +550,103 @@ fn christmas_eve_trace_snapshot() {
 fn vip_night_desk_trace_snapshot() {
     insta::assert_snapshot!(vip("2026-12-04T23:30"));
 }
+
+/// Runs `flowc simulate support.flow ARGS` and returns the exit status,
+/// standard output and standard error.
+fn simulate_all(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["simulate", "support.flow"];
+    all.extend_from_slice(args);
+    let output = flowc(&all, flows());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.code() != Some(101),
+        "flowc crashed:\n{stdout}\n{stderr}"
+    );
+    (output.status.code(), stdout, stderr)
+}
+
+/// The weekday-morning call that reaches the technical queue: English,
+/// then key 1.
+const TO_TECHNICAL: [&str; 6] = ["--at", "2026-12-03T10:00", "--input", "1", "--input", "1"];
+
+fn to_technical_with(extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = TO_TECHNICAL.to_vec();
+    args.extend_from_slice(extra);
+    simulate_all(&args)
+}
+
+#[test]
+fn queue_outcomes_follow_queue_rules() {
+    // technical: callback after 2m, max wait 15m, max callers 30.
+    // sales: callback after 90s, max wait 10m, no max callers.
+    let rejected = [
+        (vec!["--queue", "abandoned@20m"], "max wait is 15m"),
+        (vec!["--queue", "answered:alice@16m"], "max wait is 15m"),
+        (
+            vec!["--queue", "technical=answered:alice@16m"],
+            "max wait is 15m",
+        ),
+        (
+            vec!["--queue", "callback@10s"],
+            "offers a callback after 2m",
+        ),
+        (vec!["--queue", "sales=full"], "queue `sales`"),
+        (vec!["--queue", "callback@16m"], "max wait is 15m"),
+    ];
+    for (extra, reason) in rejected {
+        let (status, stdout, stderr) = to_technical_with(&extra);
+        assert_eq!(status, Some(2), "{extra:?}\n{stdout}\n{stderr}");
+        let all = format!("{stdout}{stderr}");
+        assert!(all.contains(reason), "{extra:?}\n{all}");
+    }
+    let accepted = [
+        vec!["--queue", "abandoned@15m"],
+        vec!["--queue", "callback@2m"],
+        vec!["--queue", "technical=full"],
+        vec!["--queue", "max-wait"],
+    ];
+    for extra in accepted {
+        let (status, stdout, stderr) = to_technical_with(&extra);
+        assert_eq!(status, Some(0), "{extra:?}\n{stdout}\n{stderr}");
+    }
+}
+
+#[test]
+fn impossible_queue_outcome_names_queue_and_fix() {
+    let (status, _, stderr) = to_technical_with(&["--queue", "sales=full"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("queue `sales`"), "{stderr}");
+    assert!(stderr.contains("no `max callers`"), "{stderr}");
+    assert!(
+        stderr.contains("add `max callers` to the queue"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn default_queue_outcome_fits_short_max_wait() {
+    let dir = own_copy("short-wait");
+    let office = dir.join("office.flow");
+    let text = std::fs::read_to_string(&office).unwrap();
+    std::fs::write(&office, text.replace("max wait 15m", "max wait 40s")).unwrap();
+    let output = flowc(
+        &[
+            "simulate",
+            "support.flow",
+            "--at",
+            "2026-12-03T10:00",
+            "--input",
+            "1",
+            "--input",
+            "1",
+        ],
+        &dir,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("answered by simulated-agent after 20s"),
+        "{stdout}"
+    );
+}

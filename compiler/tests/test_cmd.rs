@@ -242,3 +242,19 @@ fn verbose_lists_every_missed_outcome() {
         "{verbose}"
     );
 }
+
+#[test]
+fn impossible_queue_outcome_makes_scenario_invalid() {
+    let dir = shipped_copy("impossible-queue");
+    let path = dir.join("queue.test.yaml");
+    let text = "flow: support.flow\nscenarios:\n  - name: sales is never full\n    call: {at: \"2026-12-03T09:00\"}\n    inputs: [\"1\", \"2\"]\n    queues: [\"full\"]\n    expect:\n      outcome: voicemail\n";
+    std::fs::write(&path, text).unwrap();
+    let output = flowc(&["test", "queue.test.yaml"], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("queue.test.yaml:3: scenario `sales is never full` is invalid"),
+        "{error}"
+    );
+    assert!(error.contains("no `max callers`"), "{error}");
+}

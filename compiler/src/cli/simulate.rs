@@ -62,6 +62,13 @@ pub fn run(options: &Options) -> u8 {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
+    let problems = flowc::sim::validate::check_script(loaded.program.module(), &script);
+    if !problems.is_empty() {
+        for problem in &problems {
+            eprintln!("error: {problem}");
+        }
+        return EXIT_USAGE;
+    }
     let budget = options.budget.unwrap_or(DEFAULT_BUDGET);
     let (setup, header) = match setup_call(&loaded, &options.call, budget) {
         Ok(setup) => setup,
@@ -75,10 +82,11 @@ pub fn run(options: &Options) -> u8 {
     } else {
         emit(&simulation.render_human(&header));
     }
-    if simulation.failure.is_some() {
-        EXIT_ERRORS
-    } else {
-        EXIT_OK
+    match &simulation.failure {
+        // A scripted answer the flow could not get is an input error.
+        Some(failure) if failure.kind == "script" => EXIT_USAGE,
+        Some(_) => EXIT_ERRORS,
+        None => EXIT_OK,
     }
 }
 

@@ -21,6 +21,8 @@ struct ScenarioResult {
     name: String,
     line: usize,
     failures: Vec<String>,
+    /// Scripted answers the call never used; shown, but not a failure.
+    warnings: Vec<String>,
     trace: Vec<String>,
 }
 
@@ -202,7 +204,24 @@ fn run_scenario(
                 scenario.line, scenario.name
             ))
         })?;
+    let invalid = |problem: &str| {
+        usage_error(&format!(
+            "{file}:{}: scenario `{}` is invalid: {problem}",
+            scenario.line, scenario.name
+        ))
+    };
+    let module = flow.loaded.program.module();
+    let problems = flowc::sim::validate::check_script(module, &scenario.script);
+    if let Some((last, others)) = problems.split_last() {
+        for problem in others {
+            invalid(problem);
+        }
+        return Err(invalid(last));
+    }
     let simulation = flowc::sim::simulate(&flow.loaded.program, &setup, &scenario.script);
+    if let Some(failure) = simulation.failure.as_ref().filter(|f| f.kind == "script") {
+        return Err(invalid(&failure.message));
+    }
     flow.tracker.add(&simulation);
     let trace = simulation.lines();
     let failures = scenario::check(&scenario.expect, &simulation, &trace);
@@ -210,6 +229,7 @@ fn run_scenario(
         name: scenario.name.clone(),
         line: scenario.line,
         failures,
+        warnings: simulation.unused.clone(),
         trace,
     })
 }
@@ -224,6 +244,9 @@ fn emit_human(results: &[FileResult], coverages: &[(String, Coverage)], verbose:
             if scenario.failures.is_empty() {
                 passed += 1;
                 text.push_str(&format!("  ok      {}\n", scenario.name));
+                for warning in &scenario.warnings {
+                    text.push_str(&format!("          warning: {warning}\n"));
+                }
                 continue;
             }
             failed += 1;
@@ -283,6 +306,7 @@ fn emit_json(results: &[FileResult], coverages: &[(String, Coverage)], min_cover
                         "line": s.line,
                         "passed": s.failures.is_empty(),
                         "failures": s.failures,
+                        "warnings": s.warnings,
                         "trace": s.trace,
                     })
                 })

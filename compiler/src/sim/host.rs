@@ -6,6 +6,7 @@ use super::script::{
     QueueAnswerKind, Script, Timing,
 };
 use super::trace::{self, Step, format_duration, value_text};
+use super::validate;
 use crate::bytecode::{Const, Module, ProbeId, ScheduleId, Type, UnitOp};
 use crate::vm::{
     Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome,
@@ -156,6 +157,9 @@ pub struct Simulation {
     pub schedules: BTreeSet<(ScheduleId, ScheduleOutcome)>,
     /// Milliseconds of simulated time the call took.
     pub duration_ms: u64,
+    /// Scripted inputs and queue outcomes the call never used, as note
+    /// lines.
+    pub unused: Vec<String>,
 }
 
 /// Runs one call of `program` to its end, answering its effects from
@@ -181,6 +185,7 @@ pub fn simulate(program: &Arc<Program>, setup: &Setup, script: &Script) -> Simul
         pending_reads: Vec::new(),
         probes: BTreeSet::new(),
         schedules: BTreeSet::new(),
+        script_error: None,
     };
     host.run(call)
 }
@@ -202,6 +207,9 @@ struct Host<'a> {
     pending_reads: Vec<(String, Value)>,
     probes: BTreeSet<ProbeId>,
     schedules: BTreeSet<(ScheduleId, ScheduleOutcome)>,
+    /// A scripted answer the flow could not get in production, which stops
+    /// the call.
+    script_error: Option<String>,
 }
 
 /// A reply with the simulated time it took and an optional step that
@@ -259,6 +267,18 @@ impl Host<'_> {
                 break;
             }
             let answer = self.answer(&effect);
+            if let Some(message) = self.script_error.take() {
+                self.push(
+                    "error",
+                    format!("error: {message}"),
+                    json!({"message": message}),
+                );
+                failure = Some(Failure {
+                    kind: "script",
+                    message,
+                });
+                break;
+            }
             self.clock_ms = self.clock_ms.saturating_add(answer.elapsed_ms);
             if let Some(step) = answer.step {
                 self.steps.push(step);
@@ -270,6 +290,7 @@ impl Host<'_> {
             .into_iter()
             .map(|(name, value)| (name.to_string(), value_text(value)))
             .collect();
+        let unused = self.unused();
         Simulation {
             flow: self.module.flow.clone(),
             steps: self.steps,
@@ -281,7 +302,42 @@ impl Host<'_> {
             probes: self.probes,
             schedules: self.schedules,
             duration_ms: self.clock_ms,
+            unused,
         }
+    }
+
+    /// Describes the scripted inputs and queue outcomes left when the call
+    /// ended.
+    fn unused(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.inputs.is_empty() {
+            let left: Vec<String> = self
+                .inputs
+                .iter()
+                .map(|i| i.keys.clone().unwrap_or_else(|| String::from("none")))
+                .collect();
+            notes.push(format!(
+                "{} scripted input(s) not used because the call asked for no more: {}",
+                left.len(),
+                left.join(", ")
+            ));
+        }
+        let left: Vec<String> = self
+            .script
+            .queues
+            .iter()
+            .zip(&self.queues_used)
+            .filter(|(_, used)| !**used)
+            .map(|(answer, _)| answer.text.clone())
+            .collect();
+        if !left.is_empty() {
+            notes.push(format!(
+                "{} scripted queue outcome(s) not used because the call entered no matching queue: {}",
+                left.len(),
+                left.join(", ")
+            ));
+        }
+        notes
     }
 
     fn now(&self) -> Timestamp {
@@ -771,7 +827,7 @@ impl Host<'_> {
             !self.queues_used.get(*i).copied().unwrap_or(true)
                 && q.queue.as_deref().is_none_or(|n| n == name)
         });
-        let (outcome, mut note) = match scripted {
+        let (outcome, note) = match scripted {
             Some((index, answer)) => {
                 if let Some(used) = self.queues_used.get_mut(index) {
                     *used = true;
@@ -781,12 +837,17 @@ impl Host<'_> {
             None => (
                 QueueAnswerKind::Answered {
                     agent: String::from(SIMULATED_AGENT),
-                    wait_ms: super::script::DEFAULT_ANSWER_WAIT_MS,
+                    wait_ms: validate::default_answer_wait_ms(definition),
                     talk_ms: super::script::DEFAULT_TALK_MS,
                 },
                 String::from(" (simulated: no queue outcome scripted)"),
             ),
         };
+        if let Some(queue) = definition
+            && let Err(problem) = validate::check_queue_outcome(queue, &outcome)
+        {
+            self.script_error = Some(problem);
+        }
         let (reply, elapsed, text, kind) = match outcome {
             QueueAnswerKind::Answered {
                 agent,
@@ -808,9 +869,6 @@ impl Host<'_> {
             ),
             QueueAnswerKind::Callback { wait_ms } => {
                 let offer = definition.and_then(|q| q.callback).map(|c| c.after_ms);
-                if offer.is_none() {
-                    note = format!(" (queue {name} offers no callback)");
-                }
                 let wait_ms = wait_ms.or(offer).unwrap_or(0);
                 (
                     QueueOutcome::Callback { wait_ms },
@@ -824,9 +882,6 @@ impl Host<'_> {
             }
             QueueAnswerKind::MaxWait => {
                 let max_wait = definition.and_then(|q| q.max_wait_ms);
-                if max_wait.is_none() {
-                    note = format!(" (queue {name} has no max wait)");
-                }
                 let wait_ms = max_wait.unwrap_or(0);
                 (
                     QueueOutcome::MaxWait { wait_ms },

@@ -19,6 +19,7 @@ pub mod moment;
 pub mod scenario;
 pub mod script;
 pub mod trace;
+pub mod validate;
 
 pub use host::{
     DEFAULT_PROMPT_MS, Failure, MAX_CALL_MS, MAX_EFFECTS, PromptLengths, RATING_MS,
@@ -58,6 +59,9 @@ impl Simulation {
                 text.push_str(&format!("result: {outcome} after {duration}\n"));
             }
         }
+        for note in &self.unused {
+            text.push_str(&format!("note: {note}\n"));
+        }
         text.push_str(&format!("language: {}\n", self.language));
         let tags = if self.tags.is_empty() {
             String::from("(none)")
@@ -92,6 +96,7 @@ impl Simulation {
             "language": self.language,
             "tags": self.tags,
             "variables": variables,
+            "unused": self.unused,
         })
     }
 }

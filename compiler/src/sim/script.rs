@@ -198,6 +198,8 @@ pub fn parse_source_answer(text: &str) -> Result<(String, LookupAnswer), String>
 /// How one queue wait ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueAnswer {
+    /// The outcome as written, for messages.
+    pub text: String,
     /// The queue it applies to, or `None` for any queue.
     pub queue: Option<String>,
     /// The outcome.
@@ -303,7 +305,11 @@ impl QueueAnswer {
             "no-agents" => QueueAnswerKind::NoAgents,
             _ => return Err(invalid(&format!("`{word}` is not a queue outcome"))),
         };
-        Ok(QueueAnswer { queue, outcome })
+        Ok(QueueAnswer {
+            text: text.to_string(),
+            queue,
+            outcome,
+        })
     }
 }
 
