@@ -650,3 +650,74 @@ fn default_queue_outcome_fits_short_max_wait() {
         "{stdout}"
     );
 }
+
+/// A copy of the shipped flows whose order number collect is `sensitive`.
+fn sensitive_copy(name: &str) -> PathBuf {
+    let dir = own_copy(name);
+    let flow = dir.join("support.flow");
+    let text = std::fs::read_to_string(&flow).unwrap();
+    let valid = "    valid if order starts with \"4\"\n";
+    assert!(text.contains(valid));
+    let text = text.replace(valid, &format!("{valid}    sensitive\n"));
+    std::fs::write(&flow, text).unwrap();
+    dir
+}
+
+#[test]
+fn sensitive_digits_masked_everywhere() {
+    let dir = sensitive_copy("sensitive");
+    let args = [
+        "simulate",
+        "support.flow",
+        "--at",
+        "2026-12-03T09:00",
+        "--input",
+        "1",
+        "--input",
+        "3",
+        "--input",
+        "41234567#@2s",
+    ];
+    let output = flowc(&args, &dir);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("caller entered xxxxxxxx"), "{text}");
+    assert!(text.contains("set order = xxxxxxxx"), "{text}");
+    assert!(text.contains("because order = xxxxxxxx"), "{text}");
+    assert!(text.contains("  order = xxxxxxxx\n"), "{text}");
+    assert!(!text.contains("order = 41234567"), "{text}");
+
+    let mut json_args = args.to_vec();
+    json_args.extend_from_slice(&["--format", "json"]);
+    let output = flowc(&json_args, &dir);
+    let data: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(data["variables"]["order"], "xxxxxxxx");
+}
+
+#[test]
+fn sensitive_type_ahead_masked() {
+    let dir = sensitive_copy("sensitive-typed");
+    let args = [
+        "simulate",
+        "support.flow",
+        "--at",
+        "2026-12-03T09:00",
+        "--input",
+        "1",
+        "--input",
+        "3",
+        "--input",
+        "4123@prompt",
+        "--input",
+        "4567#",
+    ];
+    let output = flowc(&args, &dir);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("caller typed xxxx during the prompts"),
+        "{text}"
+    );
+    assert!(!text.contains("typed 4123"), "{text}");
+    assert!(text.contains("caller entered xxxx\n"), "{text}");
+}

@@ -13,9 +13,16 @@ use crate::vm::{
     RangeSource, Reply, TraceLevel, Value, Verdict, VerdictReason,
 };
 use jiff::{SignedDuration, Timestamp};
+
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
+
+/// Replaces every character of sensitive text with [`crate::vm::MASK`], as
+/// the VM masks sensitive values in its trace.
+fn mask(text: &str) -> String {
+    text.chars().map(|_| crate::vm::MASK).collect()
+}
 
 /// The maximum number of effects one simulated call may return, so a flow
 /// that loops through prompts or lookups is stopped.
@@ -285,10 +292,19 @@ impl Host<'_> {
             }
             reply = answer.reply;
         }
-        let variables = call
-            .variables()
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), value_text(value)))
+        // `Call::variables` lists the slots that are not hidden, in slot
+        // order, so the zip pairs each value with its definition.
+        let visible = self.module.slots.iter().filter(|slot| !slot.hidden);
+        let variables = visible
+            .zip(call.variables())
+            .map(|(slot, (name, value))| {
+                let shown = if slot.sensitive {
+                    value_text(&value.masked())
+                } else {
+                    value_text(value)
+                };
+                (name.to_string(), shown)
+            })
             .collect();
         let unused = self.unused();
         Simulation {
@@ -450,7 +466,7 @@ impl Host<'_> {
             return;
         }
         let shown = if definition.sensitive {
-            String::from("***")
+            value_text(&value.masked())
         } else {
             value_text(value)
         };
@@ -478,6 +494,9 @@ impl Host<'_> {
                 typed,
                 ..
             } => {
+                if *sensitive && !typed.is_empty() {
+                    self.mask_typed_step();
+                }
                 let typed = typed.chars().count();
                 let max = usize::try_from(*max).unwrap_or(usize::MAX);
                 let request = DigitRequest {
@@ -628,6 +647,22 @@ impl Host<'_> {
         }
     }
 
+    /// Masks the keys of the last type-ahead step, once the ask they
+    /// answer turns out to be a sensitive collect.
+    fn mask_typed_step(&mut self) {
+        let Some(step) = self.steps.iter_mut().rev().find(|s| s.event == "typed") else {
+            return;
+        };
+        let Some(keys) = step.data.get("keys").and_then(|k| k.as_str()) else {
+            return;
+        };
+        let masked = mask(keys);
+        step.text = step.text.replacen(keys, &masked, 1);
+        if let Some(data) = step.data.get_mut("keys") {
+            *data = json!(masked);
+        }
+    }
+
     /// Takes the next input; the default is no input.
     fn next_input(&mut self) -> (Option<String>, u64) {
         match self.inputs.pop_front() {
@@ -731,7 +766,7 @@ impl Host<'_> {
             elapsed_ms = elapsed_ms.saturating_add(request.interdigit_ms);
         }
         let shown = if request.sensitive {
-            "*".repeat(digits.chars().count())
+            mask(&digits)
         } else {
             digits.clone()
         };
