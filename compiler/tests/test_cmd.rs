@@ -258,3 +258,35 @@ fn impossible_queue_outcome_makes_scenario_invalid() {
     );
     assert!(error.contains("no `max callers`"), "{error}");
 }
+
+#[test]
+fn one_coverage_entry_per_flow_file() {
+    let dir = shipped_copy("canonical");
+    std::fs::create_dir_all(dir.join("more")).unwrap();
+    let text = std::fs::read_to_string(dir.join("support.test.yaml")).unwrap();
+    let text = text.replace("flow: support.flow", "flow: ../support.flow");
+    std::fs::write(dir.join("more").join("two.test.yaml"), text).unwrap();
+    let output = flowc(&["test", "."], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches("support (").count(), 1, "{text}");
+    assert!(text.contains("support (support.flow): 100.0%"), "{text}");
+}
+
+#[test]
+fn linked_folder_runs_scenarios_once() {
+    let dir = shipped_copy("linked");
+    let link = dir.with_file_name(format!(
+        "{}-link",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let once = stdout(&flowc(&["test", "."], &dir));
+    let twice = flowc(&["test", ".", link.to_str().unwrap()], &dir);
+    let text = stdout(&twice);
+    assert_eq!(twice.status.code(), Some(0), "{text}");
+    let summary = |t: &str| t.lines().last().unwrap_or_default().to_string();
+    assert_eq!(summary(&text), summary(&once), "{text}");
+    assert_eq!(text.matches("support (").count(), 1, "{text}");
+}

@@ -131,8 +131,40 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     found.sort();
-    found.dedup();
+    // A file reached twice, through a link or two spellings of one folder,
+    // runs once.
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain(|file| seen.insert(canonical(file)));
     Ok(found)
+}
+
+/// Removes `folder/..` pairs from a path for display, such as
+/// `more/../support.flow` to `support.flow`, when the shorter path names
+/// the same file, which a link to a folder may prevent.
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut parts: Vec<Component> = Vec::new();
+    for part in path.components() {
+        match (part, parts.last()) {
+            (Component::ParentDir, Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            (Component::CurDir, Some(_)) => {}
+            _ => parts.push(part),
+        }
+    }
+    let short: PathBuf = parts.iter().collect();
+    if short.as_os_str().is_empty() || canonical(&short) != canonical(path) {
+        path.to_path_buf()
+    } else {
+        short
+    }
+}
+
+/// Returns the path with links and `..` resolved, or the path itself when
+/// it does not exist, so one file has one key however it is written.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result<FileResult, u8> {
@@ -144,8 +176,9 @@ fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result
         }
         EXIT_USAGE
     })?;
-    let flow_path = flow_path(file, parsed.flow.as_deref());
-    if !flows.contains_key(&flow_path) {
+    let flow_path = tidy(&flow_path(file, parsed.flow.as_deref()));
+    let flow_key = canonical(&flow_path);
+    if !flows.contains_key(&flow_key) {
         if !flow_path.is_file() {
             return Err(usage_error(&format!(
                 "`{shown}` tests `{}`, which does not exist; name the flow with `flow: FILE` in the scenario file",
@@ -154,14 +187,14 @@ fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result
         }
         let loaded = simulate::load_flow(&flow_path, None, false)?;
         flows.insert(
-            flow_path.clone(),
+            flow_key.clone(),
             FlowUnderTest {
                 loaded,
                 tracker: Tracker::default(),
             },
         );
     }
-    let Some(flow) = flows.get_mut(&flow_path) else {
+    let Some(flow) = flows.get_mut(&flow_key) else {
         return Err(usage_error("internal error: the flow was not loaded"));
     };
     let mut scenarios = Vec::new();
