@@ -721,3 +721,59 @@ fn sensitive_type_ahead_masked() {
     assert!(!text.contains("typed 4123"), "{text}");
     assert!(text.contains("caller entered xxxx\n"), "{text}");
 }
+
+#[test]
+fn scripted_answers_must_match_the_flow() {
+    let rejected = [
+        (
+            vec!["--lookup", "nosuch=found"],
+            "its lookup sources are crm, orders",
+        ),
+        (
+            vec!["--lookup", "call_records=found"],
+            "never looks up `call_records`",
+        ),
+        (
+            vec!["--queue", "billing=answered"],
+            "its queues are technical, sales",
+        ),
+        (
+            vec!["--queue", "Technical=answered"],
+            "case-sensitive, so write `technical`",
+        ),
+        (
+            vec!["--crm", "found:vip=true,vip=false"],
+            "field `vip` is given twice",
+        ),
+        (
+            vec!["--lookup", "crm=found", "--crm", "missing"],
+            "`crm` is given twice",
+        ),
+        (
+            vec!["--lookup", "orders=found", "--lookup", "orders=missing"],
+            "`orders` is given twice",
+        ),
+    ];
+    for (extra, reason) in rejected {
+        let (status, _, stderr) = to_technical_with(&extra);
+        assert_eq!(status, Some(2), "{extra:?}\n{stderr}");
+        assert!(stderr.contains(reason), "{extra:?}\n{stderr}");
+    }
+}
+
+#[test]
+fn unused_script_answers_are_noted() {
+    let (status, stdout, _) =
+        to_technical_with(&["--input", "2", "--input", "3", "--queue", "sales=answered"]);
+    assert_eq!(status, Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "note: 2 scripted input(s) not used because the call asked for no more: 2, 3"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("note: 1 scripted queue outcome(s) not used because the call entered no matching queue: sales=answered"),
+        "{stdout}"
+    );
+}

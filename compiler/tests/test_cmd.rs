@@ -290,3 +290,39 @@ fn linked_folder_runs_scenarios_once() {
     assert_eq!(summary(&text), summary(&once), "{text}");
     assert_eq!(text.matches("support (").count(), 1, "{text}");
 }
+
+fn write_scenarios(dir: &Path, body: &str) -> PathBuf {
+    let path = dir.join("extra.test.yaml");
+    std::fs::write(&path, format!("flow: support.flow\nscenarios:\n{body}")).unwrap();
+    path
+}
+
+#[test]
+fn unused_inputs_warn_without_failing() {
+    let dir = shipped_copy("unused");
+    write_scenarios(
+        &dir,
+        "  - name: extra keys\n    call: {at: \"2026-12-03T09:00\"}\n    inputs: [\"1\", \"1\", \"5\"]\n",
+    );
+    let output = flowc(&["test", "extra.test.yaml"], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: 1 scripted input(s) not used"),
+        "{text}"
+    );
+}
+
+#[test]
+fn crm_answer_given_twice_is_invalid() {
+    let dir = shipped_copy("crm-twice");
+    write_scenarios(
+        &dir,
+        "  - name: two answers\n    crm: missing\n    lookups: {crm: found}\n",
+    );
+    let output = flowc(&["test", "extra.test.yaml"], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(error.contains("extra.test.yaml:5:"), "{error}");
+    assert!(error.contains("`crm` is given twice"), "{error}");
+}

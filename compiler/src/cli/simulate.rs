@@ -96,13 +96,11 @@ fn build_script(options: &Options) -> Result<Script, String> {
         script.inputs.push(Input::parse(input)?);
     }
     if let Some(crm) = &options.crm {
-        script
-            .lookups
-            .insert(String::from("crm"), LookupAnswer::parse(crm)?);
+        script::add_lookup(&mut script, "crm", LookupAnswer::parse(crm)?)?;
     }
     for lookup in &options.lookups {
         let (source, answer) = script::parse_source_answer(lookup)?;
-        script.lookups.insert(source, answer);
+        script::add_lookup(&mut script, &source, answer)?;
     }
     for queue in &options.queues {
         script.queues.push(QueueAnswer::parse(queue)?);

@@ -6,7 +6,7 @@
 
 use super::host::Simulation;
 use super::script::{
-    Input, LookupAnswer, QueueAnswer, Script, parse_rating, parse_source_answer, parse_time,
+    self, Input, LookupAnswer, QueueAnswer, Script, parse_rating, parse_source_answer, parse_time,
 };
 use crate::config::yaml::{self, Node, ScalarKind, Value};
 use crate::diag::Span;
@@ -304,8 +304,11 @@ impl Walker<'_> {
                 }
                 "call" => scenario.call = self.call(value),
                 "crm" => {
-                    if let Some(answer) = self.parsed(value, "`crm`", LookupAnswer::parse) {
-                        scenario.script.lookups.insert(String::from("crm"), answer);
+                    if let Some(answer) = self.parsed(value, "`crm`", LookupAnswer::parse)
+                        && let Err(message) =
+                            script::add_lookup(&mut scenario.script, "crm", answer)
+                    {
+                        self.problem(value, message);
                     }
                 }
                 "lookups" => self.lookups(value, &mut scenario.script),
@@ -383,7 +386,9 @@ impl Walker<'_> {
             };
             match parse_source_answer(&format!("{source}={answer}")) {
                 Ok((source, answer)) => {
-                    script.lookups.insert(source, answer);
+                    if let Err(message) = script::add_lookup(script, &source, answer) {
+                        self.problem(value, message);
+                    }
                 }
                 Err(message) => self.problem(value, message),
             }

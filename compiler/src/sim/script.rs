@@ -179,6 +179,11 @@ fn parse_fields(text: &str, fields: &str) -> Result<Vec<(String, String)>, Strin
                 "invalid lookup answer `{text}`: `{name}` is not a field name"
             ));
         }
+        if parsed.iter().any(|(seen, _)| seen == name) {
+            return Err(format!(
+                "invalid lookup answer `{text}`: field `{name}` is given twice; give each field once"
+            ));
+        }
         parsed.push((name.to_string(), value.trim().to_string()));
     }
     Ok(parsed)
@@ -193,6 +198,23 @@ pub fn parse_source_answer(text: &str) -> Result<(String, LookupAnswer), String>
         ));
     };
     Ok((source.trim().to_string(), LookupAnswer::parse(answer)?))
+}
+
+/// Adds the answer of one lookup source to a script, rejecting a second
+/// answer for the same source, such as both `--crm` and `--lookup crm=...`.
+pub fn add_lookup(script: &mut Script, source: &str, answer: LookupAnswer) -> Result<(), String> {
+    if script.lookups.contains_key(source) {
+        let how = if source == "crm" {
+            ", by `crm` and `lookups: {crm: ...}` or by `--crm` and `--lookup crm=...`"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "the answer of lookup source `{source}` is given twice{how}; give one answer per source"
+        ));
+    }
+    script.lookups.insert(source.to_string(), answer);
+    Ok(())
 }
 
 /// How one queue wait ends.
