@@ -777,3 +777,38 @@ fn unused_script_answers_are_noted() {
         "{stdout}"
     );
 }
+
+#[test]
+fn wav_header_size_capped_by_file() {
+    let dir = own_copy("wav-size");
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&8_000u32.to_le_bytes());
+    bytes.extend_from_slice(&16_000u32.to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    // The header claims 4 GB of data; 10 bytes follow.
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(&[0u8; 10]);
+    std::fs::write(
+        dir.join("prompts").join("en").join("choose-language.wav"),
+        bytes,
+    )
+    .unwrap();
+    let output = flowc(
+        &["simulate", "support.flow", "--at", "2026-12-03T10:00"],
+        &dir,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("+0:00.0  support.flow:26     wait for a key"),
+        "{stdout}"
+    );
+}

@@ -232,9 +232,10 @@ fn prompt_lengths(root: &Path, project: &Project) -> PromptLengths {
 
 fn wav_length(path: &Path) -> Option<u64> {
     let file = std::fs::File::open(path).ok()?;
+    let file_len = file.metadata().ok()?.len();
     let mut header = Vec::new();
     file.take(WAV_HEADER_BYTES).read_to_end(&mut header).ok()?;
-    flowc::sim::wav_length_ms(&header)
+    flowc::sim::wav_length_ms(&header, file_len)
 }
 
 /// Builds the call's setup and the trace header from the call options.

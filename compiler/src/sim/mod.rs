@@ -102,9 +102,12 @@ impl Simulation {
 }
 
 /// Returns the playing time of a WAV file in milliseconds from its first
-/// bytes (the RIFF header up to the `data` chunk's size), or `None` when
-/// they are not a WAV header with a byte rate.
-pub fn wav_length_ms(header: &[u8]) -> Option<u64> {
+/// bytes (the RIFF header up to the `data` chunk's size) and the file's
+/// length in bytes, or `None` when they are not a WAV header with a byte
+/// rate. The data size is the smaller of what the header claims and the
+/// bytes the file really has after the header, so a damaged or truncated
+/// file cannot play for longer than its data.
+pub fn wav_length_ms(header: &[u8], file_len: u64) -> Option<u64> {
     if header.get(0..4)? != b"RIFF" || header.get(8..12)? != b"WAVE" {
         return None;
     }
@@ -119,7 +122,9 @@ pub fn wav_length_ms(header: &[u8]) -> Option<u64> {
             byte_rate = Some(u64::from(u32::from_le_bytes(rate.try_into().ok()?)));
         } else if id == b"data" {
             let rate = byte_rate.filter(|r| *r > 0)?;
-            return Some(u64::from(size).saturating_mul(1_000) / rate);
+            let present = file_len.saturating_sub(u64::try_from(body).ok()?);
+            let size = u64::from(size).min(present);
+            return Some(size.saturating_mul(1_000) / rate);
         }
         // Chunks are padded to an even length.
         let padded = usize::try_from(size)
@@ -137,7 +142,7 @@ mod tests {
     fn wav(byte_rate: u32, data_bytes: u32) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(b"RIFF");
-        bytes.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+        bytes.extend_from_slice(&data_bytes.saturating_add(36).to_le_bytes());
         bytes.extend_from_slice(b"WAVEfmt ");
         bytes.extend_from_slice(&16u32.to_le_bytes());
         bytes.extend_from_slice(&1u16.to_le_bytes());
@@ -151,11 +156,32 @@ mod tests {
         bytes
     }
 
+    /// The length of a file with this header and `data_bytes` of data.
+    fn file_len(header: &[u8], data_bytes: u32) -> u64 {
+        header.len() as u64 + u64::from(data_bytes)
+    }
+
     #[test]
     fn wav_length_from_header() {
-        assert_eq!(wav_length_ms(&wav(16_000, 40_000)), Some(2_500));
-        assert_eq!(wav_length_ms(&wav(0, 40_000)), None);
-        assert_eq!(wav_length_ms(b"RIFF....AVI "), None);
-        assert_eq!(wav_length_ms(b""), None);
+        let header = wav(16_000, 40_000);
+        assert_eq!(
+            wav_length_ms(&header, file_len(&header, 40_000)),
+            Some(2_500)
+        );
+        assert_eq!(wav_length_ms(&wav(0, 40_000), 1_000_000), None);
+        assert_eq!(wav_length_ms(b"RIFF....AVI ", 12), None);
+        assert_eq!(wav_length_ms(b"", 0), None);
+    }
+
+    #[test]
+    fn wav_length_limited_to_data_present() {
+        // The header claims 4 GB, but only 10 bytes of data follow it.
+        let header = wav(16_000, u32::MAX);
+        assert_eq!(wav_length_ms(&header, file_len(&header, 10)), Some(0));
+        let header = wav(16_000, u32::MAX);
+        assert_eq!(
+            wav_length_ms(&header, file_len(&header, 32_000)),
+            Some(2_000)
+        );
     }
 }
