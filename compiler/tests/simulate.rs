@@ -812,3 +812,30 @@ fn wav_header_size_capped_by_file() {
         "{stdout}"
     );
 }
+
+#[test]
+fn config_device_rejected_before_reading() {
+    let (status, _, stderr) = simulate_all(&["--config", "/dev/zero"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "cannot read `/dev/zero`: it is a device, pipe or socket, not a regular file"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn oversized_config_rejected() {
+    let dir = own_copy("big-config");
+    let big = dir.join("big.yaml");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(17 * 1024 * 1024).unwrap();
+    let output = flowc(&["simulate", "support.flow", "--config", "big.yaml"], &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`big.yaml`: it is larger than the limit of 16 MiB"),
+        "{stderr}"
+    );
+}

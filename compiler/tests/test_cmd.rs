@@ -326,3 +326,23 @@ fn crm_answer_given_twice_is_invalid() {
     assert!(error.contains("extra.test.yaml:5:"), "{error}");
     assert!(error.contains("`crm` is given twice"), "{error}");
 }
+
+#[test]
+fn device_scenario_file_rejected() {
+    let dir = shipped_copy("device");
+    let output = flowc(&["test", "/dev/zero"], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(error.contains("`/dev/zero`: it is a device"), "{error}");
+}
+
+#[test]
+fn oversized_scenario_file_rejected() {
+    let dir = shipped_copy("big-scenario");
+    let file = std::fs::File::create(dir.join("big.test.yaml")).unwrap();
+    file.set_len(17 * 1024 * 1024).unwrap();
+    let output = flowc(&["test", "."], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(error.contains("larger than the limit of 16 MiB"), "{error}");
+}
