@@ -839,3 +839,39 @@ fn oversized_config_rejected() {
         "{stderr}"
     );
 }
+
+/// A copy of the shipped flows with a broken flow `loop.flow` beside them.
+fn copy_with_broken_flow(name: &str) -> PathBuf {
+    let dir = own_copy(name);
+    let broken = "flow loop\n\non call {\n  play \"welcome\"\n  goto nowhere\n}\n";
+    std::fs::write(dir.join("loop.flow"), broken).unwrap();
+    dir
+}
+
+#[test]
+fn broken_neighbour_does_not_block_flow() {
+    let dir = copy_with_broken_flow("neighbour");
+    let output = flowc(
+        &["simulate", "support.flow", "--at", "2026-12-03T10:00"],
+        &dir,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "note: 1 check error(s) in loop.flow are not in the files flow `support` uses"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("unknown step"), "{stderr}");
+}
+
+#[test]
+fn broken_flow_errors_name_that_flow() {
+    let dir = copy_with_broken_flow("broken-own");
+    let output = flowc(&["simulate", "loop.flow"], &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("flow `loop`"), "{stderr}");
+    assert!(!stderr.contains("flow `support`"), "{stderr}");
+}

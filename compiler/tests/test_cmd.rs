@@ -346,3 +346,14 @@ fn oversized_scenario_file_rejected() {
     assert_eq!(output.status.code(), Some(2), "{error}");
     assert!(error.contains("larger than the limit of 16 MiB"), "{error}");
 }
+
+#[test]
+fn broken_neighbour_does_not_block_scenarios() {
+    let dir = shipped_copy("neighbour");
+    let broken = "flow loop\n\non call {\n  play \"welcome\"\n  goto nowhere\n}\n";
+    std::fs::write(dir.join("loop.flow"), broken).unwrap();
+    let output = flowc(&["test", "."], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+}

@@ -12,6 +12,7 @@ use flowc::syntax::ast::Decl;
 use flowc::vm::{CallInfo, DEFAULT_BUDGET, Program};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -146,28 +147,49 @@ pub fn load_flow(file: &Path, config: Option<&Path>, force: bool) -> Result<Load
         )));
     };
     let problems = check::check_project(&project, &[]);
-    let errors = problems.iter().filter(|d| d.is_error()).count();
+    let compiled = flowc::codegen::compile(&project, &flow);
+    // Only problems in the files the flow is built from (the flow file, the
+    // library files it uses and the config) are the flow's problems.
+    let used: BTreeSet<String> = match &compiled {
+        Ok(module) => module.sources.iter().cloned().collect(),
+        Err(_) => [Some(shown.clone()), config_name(&project)]
+            .into_iter()
+            .flatten()
+            .collect(),
+    };
+    let (own, others): (Vec<Diagnostic>, Vec<Diagnostic>) = problems
+        .into_iter()
+        .partition(|d| concerns(&project, d, &used));
+    let errors = own.iter().filter(|d| d.is_error()).count();
+    let module = match compiled {
+        Ok(module) => module,
+        Err(failures) => {
+            // The check errors explain a compile failure best; the compile
+            // errors are shown when the checker found none. Neither is
+            // shown as ignored, because --force cannot run this flow.
+            if errors > 0 {
+                print_diagnostics(&project, &own, false);
+            } else {
+                print_diagnostics(&project, &failures, false);
+            }
+            eprintln!("error: flow `{flow}` cannot be compiled, so it cannot be simulated");
+            return Err(EXIT_USAGE);
+        }
+    };
     if errors > 0 && !force {
-        print_diagnostics(&project, &problems, false);
+        print_diagnostics(&project, &own, false);
         eprintln!(
             "error: flow `{flow}` has {errors} check error(s), so it is not simulated; fix them, or pass --force to run it anyway"
         );
         return Err(EXIT_USAGE);
     }
     if errors > 0 {
-        print_diagnostics(&project, &problems, true);
+        print_diagnostics(&project, &own, true);
         eprintln!(
             "warning: simulating flow `{flow}` despite {errors} check error(s), because of --force"
         );
     }
-    let module = match flowc::codegen::compile(&project, &flow) {
-        Ok(module) => module,
-        Err(problems) => {
-            print_diagnostics(&project, &problems, true);
-            eprintln!("error: flow `{flow}` cannot be compiled, so it cannot be simulated");
-            return Err(EXIT_USAGE);
-        }
-    };
+    note_other_errors(&project, &others, &flow);
     let program = Program::load(module, |name| jiff::tz::db().get(name).ok())
         .map_err(|e| usage_error(&e.to_string()))?;
     let prompts = prompt_lengths(&target.root, &project);
@@ -187,6 +209,43 @@ fn flow_name(project: &Project, shown: &str) -> Option<String> {
         Decl::Flow(header) => Some(header.name.name.clone()),
         _ => None,
     })
+}
+
+/// Returns the name of the config file, when the project has one.
+fn config_name(project: &Project) -> Option<String> {
+    let file = project.config.file?;
+    project.sources.get(file).map(|s| s.name.clone())
+}
+
+/// Returns true when a diagnostic points into one of the `used` files, or
+/// has no place, such as a missing prompt folder.
+fn concerns(project: &Project, problem: &Diagnostic, used: &BTreeSet<String>) -> bool {
+    let Some(label) = problem.primary_label() else {
+        return true;
+    };
+    project
+        .sources
+        .get(label.file)
+        .is_none_or(|source| used.contains(&source.name))
+}
+
+/// Prints one note line for check errors in files the flow does not use.
+fn note_other_errors(project: &Project, others: &[Diagnostic], flow: &str) {
+    let errors: Vec<&Diagnostic> = others.iter().filter(|d| d.is_error()).collect();
+    if errors.is_empty() {
+        return;
+    }
+    let files: BTreeSet<String> = errors
+        .iter()
+        .filter_map(|d| d.primary_label())
+        .filter_map(|l| project.sources.get(l.file).map(|s| s.name.clone()))
+        .collect();
+    let files: Vec<String> = files.into_iter().collect();
+    eprintln!(
+        "note: {} check error(s) in {} are not in the files flow `{flow}` uses, so they do not stop it; `flowc check` lists them",
+        errors.len(),
+        files.join(", ")
+    );
 }
 
 /// Prints diagnostics to standard error; as warnings when `forced`.
