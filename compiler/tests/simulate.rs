@@ -875,3 +875,14 @@ fn broken_flow_errors_name_that_flow() {
     assert!(stderr.contains("flow `loop`"), "{stderr}");
     assert!(!stderr.contains("flow `support`"), "{stderr}");
 }
+
+#[test]
+fn forced_uncompilable_flow_prints_only_failure() {
+    let dir = copy_with_broken_flow("forced-broken");
+    let output = flowc(&["simulate", "loop.flow", "--force"], &dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be compiled"), "{stderr}");
+    assert!(!stderr.contains("because of --force"), "{stderr}");
+    assert!(!stderr.contains("ignored by --force"), "{stderr}");
+}

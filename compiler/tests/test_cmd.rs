@@ -357,3 +357,21 @@ fn broken_neighbour_does_not_block_scenarios() {
     assert_eq!(output.status.code(), Some(0), "{text}\n{}", stderr(&output));
     assert!(text.contains(" passed, 0 failed"), "{text}");
 }
+
+#[test]
+fn check_errors_message_offers_no_missing_option() {
+    let dir = shipped_copy("no-force");
+    let flow = dir.join("support.flow");
+    let text = std::fs::read_to_string(&flow).unwrap();
+    let text = text.replace("play \"connecting-sales\"", "play \"no-such-prompt\"");
+    std::fs::write(&flow, text).unwrap();
+    let output = flowc(&["test", "."], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("check error(s), so it is not simulated"),
+        "{error}"
+    );
+    assert!(!error.contains("or pass --force"), "{error}");
+    assert!(error.contains("`flowc simulate --force`"), "{error}");
+}

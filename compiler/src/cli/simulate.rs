@@ -59,7 +59,11 @@ pub fn run(options: &Options) -> u8 {
         Ok(script) => script,
         Err(message) => return usage_error(&message),
     };
-    let loaded = match load_flow(&options.file, options.config.as_deref(), options.force) {
+    let loaded = match load_flow(
+        &options.file,
+        options.config.as_deref(),
+        Some(options.force),
+    ) {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
@@ -126,10 +130,17 @@ pub struct LoadedFlow {
 }
 
 /// Loads the project around a flow file, checks it and compiles the flow.
-/// A flow with check errors is refused unless `force` is set, in which
-/// case its errors are printed as warnings and a flow that still compiles
-/// runs. Errors are printed here; the exit status is returned.
-pub fn load_flow(file: &Path, config: Option<&Path>, force: bool) -> Result<LoadedFlow, u8> {
+/// A flow with check errors is refused unless `force` is `Some(true)`, in
+/// which case its errors are printed as warnings and a flow that still
+/// compiles runs. `None` means the command has no `--force` option, so the
+/// error does not offer it. Errors are printed here; the exit status is
+/// returned.
+pub fn load_flow(
+    file: &Path,
+    config: Option<&Path>,
+    force: Option<bool>,
+) -> Result<LoadedFlow, u8> {
+    let forced = force == Some(true);
     let shown = load::display(file);
     if file.is_dir() {
         return Err(usage_error(&format!(
@@ -176,10 +187,16 @@ pub fn load_flow(file: &Path, config: Option<&Path>, force: bool) -> Result<Load
             return Err(EXIT_USAGE);
         }
     };
-    if errors > 0 && !force {
+    if errors > 0 && !forced {
         print_diagnostics(&project, &own, false);
+        let fix = match force {
+            Some(_) => "fix them, or pass --force to run it anyway",
+            None => {
+                "fix them; `flowc test` has no --force, but `flowc simulate --force` runs one call despite them"
+            }
+        };
         eprintln!(
-            "error: flow `{flow}` has {errors} check error(s), so it is not simulated; fix them, or pass --force to run it anyway"
+            "error: flow `{flow}` has {errors} check error(s), so it is not simulated; {fix}"
         );
         return Err(EXIT_USAGE);
     }

@@ -185,7 +185,7 @@ fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result
                 load::display(&flow_path)
             )));
         }
-        let loaded = simulate::load_flow(&flow_path, None, false)?;
+        let loaded = simulate::load_flow(&flow_path, None, None)?;
         flows.insert(
             flow_key.clone(),
             FlowUnderTest {
