@@ -886,3 +886,48 @@ fn forced_uncompilable_flow_prints_only_failure() {
     assert!(!stderr.contains("because of --force"), "{stderr}");
     assert!(!stderr.contains("ignored by --force"), "{stderr}");
 }
+
+#[test]
+fn scripted_times_over_a_day_rejected() {
+    let rejected = [
+        vec!["--queue", "abandoned@99999999999h"],
+        vec!["--queue", "abandoned@99999999999999999999999h"],
+        vec!["--queue", "answered:alice@1m+25h"],
+        vec!["--hangup-after", "25h"],
+        vec!["--input", "1@25h"],
+        vec!["--crm", "missing@25h"],
+    ];
+    for extra in rejected {
+        let (status, _, stderr) = to_technical_with(&extra);
+        assert_eq!(status, Some(2), "{extra:?}\n{stderr}");
+        assert!(
+            stderr.contains("is too large; a scripted time is at most 24h"),
+            "{extra:?}\n{stderr}"
+        );
+        assert!(!stderr.contains("probably loops"), "{extra:?}\n{stderr}");
+    }
+}
+
+#[test]
+fn budget_of_zero_rejected() {
+    let (status, _, stderr) = simulate_all(&["--budget", "0"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid --budget 0"), "{stderr}");
+}
+
+#[test]
+fn budget_of_one_in_singular() {
+    let (status, stdout, _) = simulate_all(&["--budget", "1", "--at", "2026-12-03T10:00"]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert!(stdout.contains("ran 1 instruction without"), "{stdout}");
+}
+
+#[test]
+fn at_sign_in_field_value_kept() {
+    let (status, stdout, stderr) = to_technical_with(&["--crm", "found:name=a@b.com"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stdout.contains("found name=a@b.com"), "{stdout}");
+    let (status, _, stderr) = to_technical_with(&["--crm", "missing@soon"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("`soon` is not a duration"), "{stderr}");
+}

@@ -55,6 +55,11 @@ pub struct Options {
 
 /// Runs `flowc simulate` and returns the exit status.
 pub fn run(options: &Options) -> u8 {
+    if options.budget == Some(0) {
+        return usage_error(
+            "invalid --budget 0: the flow needs at least 1 instruction between two effects; give 1 or more, or leave it out for the default",
+        );
+    }
     let script = match build_script(options) {
         Ok(script) => script,
         Err(message) => return usage_error(&message),

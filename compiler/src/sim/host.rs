@@ -10,7 +10,7 @@ use super::validate;
 use crate::bytecode::{Const, Module, ProbeId, ScheduleId, Type, UnitOp};
 use crate::vm::{
     Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome,
-    RangeSource, Reply, TraceLevel, Value, Verdict, VerdictReason,
+    RangeSource, Reply, RunError, TraceLevel, Value, Verdict, VerdictReason,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -239,7 +239,7 @@ impl Host<'_> {
             let effect = match result {
                 Ok(effect) => effect,
                 Err(error) => {
-                    let message = error.to_string();
+                    let message = error_message(&error);
                     self.push(
                         "error",
                         format!("error: {message}"),
@@ -367,12 +367,12 @@ impl Host<'_> {
     fn limit_reached(&self, effects: usize) -> Option<String> {
         if effects > MAX_EFFECTS {
             return Some(format!(
-                "the simulated call returned more than {MAX_EFFECTS} effects without finishing; the flow probably loops through prompts or lookups"
+                "the simulated call returned more than {MAX_EFFECTS} effects without finishing, the limit of a simulation; a flow that loops through prompts or lookups does this"
             ));
         }
         if self.clock_ms > MAX_CALL_MS {
             return Some(format!(
-                "the simulated call ran longer than 24 hours ({}) without finishing; the flow probably loops",
+                "the simulated call ran longer than 24 hours ({}) without finishing, the limit of a simulation",
                 format_duration(self.clock_ms)
             ));
         }
@@ -977,6 +977,21 @@ impl Host<'_> {
             reply: Reply::Rating(rating),
             elapsed_ms,
         }
+    }
+}
+
+/// Returns a runtime error's message, with `1 instruction` in the singular
+/// for a budget of one.
+fn error_message(error: &RunError) -> String {
+    match error {
+        RunError::Budget {
+            flow,
+            budget: 1,
+            place,
+        } => format!(
+            "flow `{flow}` ran 1 instruction without waiting for the caller or the network, at {place}; it is probably looping"
+        ),
+        other => other.to_string(),
     }
 }
 
