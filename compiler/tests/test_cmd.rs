@@ -375,3 +375,94 @@ fn check_errors_message_offers_no_missing_option() {
     assert!(!error.contains("or pass --force"), "{error}");
     assert!(error.contains("`flowc simulate --force`"), "{error}");
 }
+
+#[test]
+fn invalid_scenarios_rejected_with_place() {
+    let cases = [
+        (
+            "  - name: typo\n    expect:\n      outcome: answerd\n",
+            "extra.test.yaml:5:16: invalid `outcome` `answerd`; expected one of answered, voicemail",
+        ),
+        ("  []\n", "no scenarios"),
+        (
+            "  - name: same\n  - name: same\n",
+            "extra.test.yaml:4:5: scenario name `same` is already used on line 3",
+        ),
+        (
+            "  - name: \" \"\n",
+            "extra.test.yaml:3:11: a scenario's `name` is empty",
+        ),
+        (
+            "  - name: blank line\n    expect:\n      trace:\n        - \"\"\n",
+            "extra.test.yaml:6:11: an expected trace line is empty",
+        ),
+        (
+            "  - name: zone\n    call: {at: \"2026-12-03T09:00\", tz: Mars/Olympus}\n",
+            "extra.test.yaml:4:40: scenario `zone`: unknown time zone `Mars/Olympus`",
+        ),
+    ];
+    for (body, expected) in cases {
+        let dir = shipped_copy("invalid-scenario");
+        std::fs::remove_file(dir.join("support.test.yaml")).unwrap();
+        write_scenarios(&dir, body);
+        let output = flowc(&["test", "."], &dir);
+        let error = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{body}\n{error}");
+        assert!(error.contains(expected), "{body}\n{error}");
+    }
+}
+
+#[test]
+fn flow_key_errors_name_place() {
+    let dir = shipped_copy("flow-key");
+    std::fs::write(
+        dir.join("extra.test.yaml"),
+        "flow: prompts\nscenarios:\n  - name: folder\n",
+    )
+    .unwrap();
+    let output = flowc(&["test", "extra.test.yaml"], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("extra.test.yaml:1:7: `prompts` is a folder, not a flow file"),
+        "{error}"
+    );
+    std::fs::write(
+        dir.join("extra.test.yaml"),
+        "flow: nosuch.flow\nscenarios:\n  - name: missing\n",
+    )
+    .unwrap();
+    let output = flowc(&["test", "extra.test.yaml"], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(error.contains("extra.test.yaml:1:7: "), "{error}");
+    assert!(error.contains("which does not exist"), "{error}");
+}
+
+#[test]
+fn flow_file_argument_rejected() {
+    let dir = shipped_copy("flow-arg");
+    let output = flowc(&["test", "support.flow"], &dir);
+    let error = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{error}");
+    assert!(
+        error.contains("`support.flow` is a flow file; pass its folder or its `*.test.yaml` file"),
+        "{error}"
+    );
+}
+
+#[test]
+fn place_only_line_matches_by_place() {
+    let dir = shipped_copy("place-only");
+    std::fs::remove_file(dir.join("support.test.yaml")).unwrap();
+    write_scenarios(
+        &dir,
+        "  - name: place\n    call: {at: \"2026-12-03T09:00\"}\n    expect:\n      trace:\n        - support.flow:41\n        - \"+0:00.0\"\n",
+    );
+    let output = flowc(&["test", "."], &dir);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    // The place matches; no step is at +0:00.0 after line 41's decision.
+    assert!(text.contains("= support.flow:41"), "{text}");
+    assert!(text.contains("- +0:00.0    <- not found"), "{text}");
+}

@@ -82,7 +82,7 @@ pub fn run(options: &Options) -> u8 {
     let budget = options.budget.unwrap_or(DEFAULT_BUDGET);
     let (setup, header) = match setup_call(&loaded, &options.call, budget) {
         Ok(setup) => setup,
-        Err(message) => return usage_error(&message),
+        Err((_, message)) => return usage_error(&message),
     };
     let simulation = flowc::sim::simulate(&loaded.program, &setup, &script);
     if options.json {
@@ -319,6 +319,10 @@ fn wav_length(path: &Path) -> Option<u64> {
     flowc::sim::wav_length_ms(&header, file_len)
 }
 
+/// A call option that could not be used: its key (`at`, `tz`, `to` or
+/// `from`) and the message.
+pub type CallError = (&'static str, String);
+
 /// Builds the call's setup and the trace header from the call options.
 /// The dialled number defaults to the flow's first number and the caller
 /// to an unknown number. The moment defaults to now, and the zone to that
@@ -327,7 +331,7 @@ pub fn setup_call(
     loaded: &LoadedFlow,
     spec: &CallSpec,
     budget: u32,
-) -> Result<(Setup, Vec<String>), String> {
+) -> Result<(Setup, Vec<String>), CallError> {
     let module = loaded.program.module();
     let zone_name = match &spec.tz {
         Some(tz) => tz.clone(),
@@ -337,11 +341,14 @@ pub fn setup_call(
             .map_or_else(|| String::from("UTC"), |s| s.zone.clone()),
     };
     let zone = jiff::tz::db().get(&zone_name).map_err(|_| {
-        format!("unknown time zone `{zone_name}`; write an IANA name such as `Europe/Ljubljana` or `UTC`")
+        (
+            "tz",
+            format!("unknown time zone `{zone_name}`; write an IANA name such as `Europe/Ljubljana` or `UTC`"),
+        )
     })?;
     let (start, note) = match &spec.at {
         Some(at) => {
-            let moment = moment::resolve(at, &zone, &zone_name)?;
+            let moment = moment::resolve(at, &zone, &zone_name).map_err(|m| ("at", m))?;
             (moment.at, moment.note)
         }
         None => (Timestamp::now(), None),
@@ -349,18 +356,21 @@ pub fn setup_call(
     let to = match &spec.to {
         Some(to) => {
             config::check_number(to)
-                .map_err(|why| format!("invalid dialled number `{to}`: {why}"))?;
+                .map_err(|why| ("to", format!("invalid dialled number `{to}`: {why}")))?;
             config::number_digits(to)
         }
         None => module.numbers.first().cloned().unwrap_or_default(),
     };
     let from = match (&spec.from, spec.anonymous) {
         (Some(_), true) => {
-            return Err(String::from("give either --from or --anonymous, not both"));
+            return Err((
+                "from",
+                String::from("give either --from or --anonymous, not both"),
+            ));
         }
         (Some(from), false) => {
             config::check_number(from)
-                .map_err(|why| format!("invalid caller number `{from}`: {why}"))?;
+                .map_err(|why| ("from", format!("invalid caller number `{from}`: {why}")))?;
             Some(config::number_digits(from))
         }
         (None, true) => None,

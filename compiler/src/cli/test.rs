@@ -112,6 +112,21 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         let metadata = std::fs::metadata(path)
             .map_err(|e| format!("cannot read `{}`: {e}", load::display(path)))?;
         if !metadata.is_dir() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.ends_with(&format!(".{}", load::FLOW_EXTENSION)) {
+                return Err(format!(
+                    "`{}` is a flow file; pass its folder or its `*{SCENARIO_SUFFIX}` file, such as `flowc test {}`",
+                    load::display(path),
+                    load::display(
+                        path.parent()
+                            .filter(|p| !p.as_os_str().is_empty())
+                            .unwrap_or(Path::new("."))
+                    )
+                ));
+            }
             found.push(path.clone());
             continue;
         }
@@ -179,10 +194,21 @@ fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result
     let flow_path = tidy(&flow_path(file, parsed.flow.as_deref()));
     let flow_key = canonical(&flow_path);
     if !flows.contains_key(&flow_key) {
+        let (line, column) = parsed.flow_at;
+        let place = if parsed.flow.is_some() {
+            format!("{shown}:{line}:{column}")
+        } else {
+            shown.clone()
+        };
+        let flow_shown = load::display(&flow_path);
+        if flow_path.is_dir() {
+            return Err(usage_error(&format!(
+                "{place}: `{flow_shown}` is a folder, not a flow file; name a `.flow` file with `flow: FILE`"
+            )));
+        }
         if !flow_path.is_file() {
             return Err(usage_error(&format!(
-                "`{shown}` tests `{}`, which does not exist; name the flow with `flow: FILE` in the scenario file",
-                load::display(&flow_path)
+                "{place}: `{shown}` tests `{flow_shown}`, which does not exist; name the flow with `flow: FILE` in the scenario file"
             )));
         }
         let loaded = simulate::load_flow(&flow_path, None, None)?;
@@ -230,13 +256,19 @@ fn run_scenario(
     scenario: &Scenario,
     flow: &mut FlowUnderTest,
 ) -> Result<ScenarioResult, u8> {
-    let (setup, _) =
-        simulate::setup_call(&flow.loaded, &scenario.call, DEFAULT_BUDGET).map_err(|message| {
+    let (setup, _) = simulate::setup_call(&flow.loaded, &scenario.call, DEFAULT_BUDGET).map_err(
+        |(key, message)| {
+            let (line, column) = scenario
+                .call_at
+                .get(key)
+                .copied()
+                .unwrap_or((scenario.line, 1));
             usage_error(&format!(
-                "{file}:{}: scenario `{}`: {message}",
-                scenario.line, scenario.name
+                "{file}:{line}:{column}: scenario `{}`: {message}",
+                scenario.name
             ))
-        })?;
+        },
+    )?;
     let invalid = |problem: &str| {
         usage_error(&format!(
             "{file}:{}: scenario `{}` is invalid: {problem}",
