@@ -931,3 +931,30 @@ fn at_sign_in_field_value_kept() {
     assert_eq!(status, Some(2), "{stderr}");
     assert!(stderr.contains("`soon` is not a duration"), "{stderr}");
 }
+
+#[test]
+fn zone_shown_with_canonical_name() {
+    let (status, stdout, stderr) =
+        simulate_all(&["--at", "2026-12-03T10:00", "--tz", "europe/ljubljana"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stdout.contains("in Europe/Ljubljana\n"), "{stdout}");
+}
+
+#[test]
+fn unusable_at_values_rejected() {
+    let cases = [
+        ("2026-12-03", "such as `2026-12-03T00:00`"),
+        ("2026-12-03T10:00+15:00", "offset is out of range"),
+        (
+            "2026-12-03T10:00+01:00[America/New_York]",
+            "zone in brackets",
+        ),
+        ("9999-12-31T23:59", "out of range"),
+    ];
+    for (at, expected) in cases {
+        let (status, _, stderr) = simulate_all(&["--at", at]);
+        assert_eq!(status, Some(2), "{at}\n{stderr}");
+        assert!(stderr.contains(expected), "{at}\n{stderr}");
+        assert!(!stderr.contains("Unix timestamp"), "{at}\n{stderr}");
+    }
+}

@@ -346,6 +346,8 @@ pub fn setup_call(
             format!("unknown time zone `{zone_name}`; write an IANA name such as `Europe/Ljubljana` or `UTC`"),
         )
     })?;
+    // The database finds `europe/ljubljana` too; show the name it has.
+    let zone_name = zone.iana_name().map_or(zone_name, str::to_string);
     let (start, note) = match &spec.at {
         Some(at) => {
             let moment = moment::resolve(at, &zone, &zone_name).map_err(|m| ("at", m))?;
