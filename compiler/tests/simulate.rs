@@ -958,3 +958,57 @@ fn unusable_at_values_rejected() {
         assert!(!stderr.contains("Unix timestamp"), "{at}\n{stderr}");
     }
 }
+
+#[test]
+fn control_characters_escaped_in_trace() {
+    let (status, stdout, stderr) = to_technical_with(&["--crm", "found:name=Ana\nEvil\u{1b}[2J"]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("found name=Ana\\nEvil\\u{1b}[2J"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+}
+
+#[test]
+fn overflow_outcomes_give_reason() {
+    let cases = [
+        (
+            "no-agents",
+            "no agents logged in who could take the call, so the call overflows",
+        ),
+        (
+            "full",
+            "queue full: 30 callers already wait (max callers), so the call overflows",
+        ),
+        (
+            "max-wait",
+            "max wait reached after 15m, so the call overflows",
+        ),
+    ];
+    for (outcome, reason) in cases {
+        let (status, stdout, _) = to_technical_with(&["--queue", outcome]);
+        assert_eq!(status, Some(0), "{stdout}");
+        assert!(stdout.contains(reason), "{outcome}\n{stdout}");
+    }
+}
+
+#[test]
+fn empty_value_shown_one_way() {
+    let (status, stdout, _) = to_technical_with(&[]);
+    assert_eq!(status, Some(0), "{stdout}");
+    assert!(stdout.contains("  order = (empty)\n"), "{stdout}");
+    assert!(!stdout.contains("order = \n"), "{stdout}");
+}
+
+#[test]
+fn answered_forms_need_their_parts() {
+    for outcome in ["answered:@5s", "answered:alice@45s+"] {
+        let (status, _, stderr) = to_technical_with(&["--queue", outcome]);
+        assert_eq!(status, Some(2), "{outcome}\n{stderr}");
+        assert!(
+            stderr.contains("invalid queue outcome"),
+            "{outcome}\n{stderr}"
+        );
+    }
+}

@@ -466,3 +466,35 @@ fn place_only_line_matches_by_place() {
     assert!(text.contains("= support.flow:41"), "{text}");
     assert!(text.contains("- +0:00.0    <- not found"), "{text}");
 }
+
+#[test]
+fn min_coverage_takes_percent_sign() {
+    let dir = shipped_copy("percent");
+    let output = flowc(&["test", ".", "--min-coverage", "50%"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let output = flowc(&["test", ".", "--min-coverage", "150%"], &dir);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}
+
+#[test]
+fn missed_outcomes_sorted_by_place() {
+    let dir = shipped_copy("sorted");
+    std::fs::remove_file(dir.join("support.test.yaml")).unwrap();
+    write_scenarios(
+        &dir,
+        "  - name: one call\n    call: {at: \"2026-12-03T09:00\"}\n",
+    );
+    let output = flowc(&["test", ".", "--verbose"], &dir);
+    let text = stdout(&output);
+    let places: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("missed"))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|p| p.rsplit_once(':'))
+        .filter_map(|(file, line)| Some((file.to_string(), line.parse().ok()?)))
+        .collect();
+    assert!(places.len() > 10, "{text}");
+    let mut sorted = places.clone();
+    sorted.sort();
+    assert_eq!(places, sorted, "{text}");
+}

@@ -156,7 +156,7 @@ enum Command {
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
         /// Exit with status 1 when a flow's coverage is below this percentage.
-        #[arg(long, value_name = "PERCENT")]
+        #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
         min_coverage: Option<f64>,
         /// List every missed outcome and print the trace of failed scenarios.
         #[arg(long, short)]
@@ -236,6 +236,18 @@ fn simulate_options(args: SimulateArgs) -> simulate::Options {
         force: args.force,
         budget: args.budget,
         config: args.config,
+    }
+}
+
+/// Parses a percentage, with or without a `%` sign; `flowc test` checks
+/// that it is from 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(percent) => Ok(percent),
+        Err(_) => Err(format!(
+            "`{text}` is not a percentage; give a number from 0 to 100, such as `90` or `90%`"
+        )),
     }
 }
 

@@ -921,15 +921,30 @@ impl Host<'_> {
                 (
                     QueueOutcome::MaxWait { wait_ms },
                     wait_ms,
-                    format!("max wait reached after {}", format_duration(wait_ms)),
+                    format!(
+                        "max wait reached after {}, so the call overflows",
+                        format_duration(wait_ms)
+                    ),
                     "max_wait",
                 )
             }
-            QueueAnswerKind::Full => (QueueOutcome::Full, 0, String::from("queue full"), "full"),
+            QueueAnswerKind::Full => {
+                let callers = definition
+                    .and_then(|q| q.max_callers)
+                    .map_or_else(String::new, |n| {
+                        format!(": {n} callers already wait (max callers)")
+                    });
+                (
+                    QueueOutcome::Full,
+                    0,
+                    format!("queue full{callers}, so the call overflows"),
+                    "full",
+                )
+            }
             QueueAnswerKind::NoAgents => (
                 QueueOutcome::NoAgents,
                 0,
-                String::from("no agents logged in"),
+                String::from("no agents logged in who could take the call, so the call overflows"),
                 "no_agents",
             ),
             QueueAnswerKind::Abandoned { wait_ms } => {

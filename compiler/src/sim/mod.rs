@@ -72,7 +72,6 @@ impl Simulation {
         if !self.variables.is_empty() {
             text.push_str("variables:\n");
             for (name, value) in &self.variables {
-                let value = if value.is_empty() { "(empty)" } else { value };
                 text.push_str(&format!("  {name} = {value}\n"));
             }
         }

@@ -328,9 +328,29 @@ impl QueueAnswer {
             .map_or((body, ""), |at| body.split_at(at));
         let outcome = match word {
             "answered" => {
-                let (before_talk, talk) = rest.split_once('+').unwrap_or((rest, ""));
-                let (agent, wait) = before_talk.split_once('@').unwrap_or((before_talk, ""));
-                let agent = agent.strip_prefix(':').unwrap_or(agent);
+                let (before_talk, talk) = match rest.split_once('+') {
+                    Some((_, "")) => {
+                        return Err(invalid("`+` needs a talk time after it, such as `+3m`"));
+                    }
+                    Some(split) => split,
+                    None => (rest, ""),
+                };
+                let (agent, wait) = match before_talk.split_once('@') {
+                    Some((_, "")) => {
+                        return Err(invalid("`@` needs a wait after it, such as `@45s`"));
+                    }
+                    Some(split) => split,
+                    None => (before_talk, ""),
+                };
+                let agent = match agent.strip_prefix(':') {
+                    Some("") => {
+                        return Err(invalid(
+                            "`:` needs an agent name after it, such as `:alice`",
+                        ));
+                    }
+                    Some(agent) => agent,
+                    None => agent,
+                };
                 QueueAnswerKind::Answered {
                     agent: if agent.is_empty() {
                         String::from("agent")
@@ -492,6 +512,10 @@ mod tests {
             Ok(QueueAnswerKind::NoAgents)
         );
         assert!(QueueAnswer::parse("abandoned").is_err());
+        assert!(QueueAnswer::parse("answered:@5s").is_err());
+        assert!(QueueAnswer::parse("answered:alice@45s+").is_err());
+        assert!(QueueAnswer::parse("answered:alice@").is_err());
+        assert!(QueueAnswer::parse("answered:").is_err());
         assert!(QueueAnswer::parse("full@3s").is_err());
         assert!(QueueAnswer::parse("lost").is_err());
     }
