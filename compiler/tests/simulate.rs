@@ -1012,3 +1012,58 @@ fn answered_forms_need_their_parts() {
         );
     }
 }
+
+#[test]
+fn json_usage_error_printed_as_json() {
+    let (status, stdout, stderr) =
+        simulate_all(&["--format", "json", "--at", "2026-12-03", "--input", "1"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a date alone has no time of day"),
+        "{stderr}"
+    );
+    let data: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(data["exit_status"], 2);
+    let message = data["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("a date alone has no time of day"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn json_check_errors_printed_as_json() {
+    let dir = copy_with_broken_flow("json-check");
+    let output = flowc(&["simulate", "loop.flow", "--format", "json"], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let data: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let errors = data["errors"].as_array().unwrap();
+    assert!(errors.iter().any(|e| e["code"] == "F0106"), "{data}");
+    assert!(errors.iter().any(|e| e["file"] == "loop.flow"), "{data}");
+}
+
+#[test]
+fn json_call_fields_and_places() {
+    let (status, stdout, _) = simulate_all(&[
+        "--format",
+        "json",
+        "--at",
+        "2026-12-03T10:00",
+        "--tz",
+        "Europe/Ljubljana",
+    ]);
+    assert_eq!(status, Some(0), "{stdout}");
+    let data: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let call = &data["call"];
+    assert_eq!(call["flow"], "support");
+    assert_eq!(call["file"], "support.flow");
+    assert_eq!(call["from"], "+15555550100");
+    assert_eq!(call["to"], "+38615550100");
+    assert_eq!(call["anonymous"], false);
+    assert_eq!(call["start"], "2026-12-03T10:00:00+01:00");
+    assert_eq!(call["zone"], "Europe/Ljubljana");
+    assert!(call["note"].is_null(), "{call}");
+    let steps = data["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s.get("place").is_some()), "{stdout}");
+    assert!(steps.iter().any(|s| s["place"].is_null()), "{stdout}");
+}

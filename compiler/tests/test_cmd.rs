@@ -498,3 +498,33 @@ fn missed_outcomes_sorted_by_place() {
     sorted.sort();
     assert_eq!(places, sorted, "{text}");
 }
+
+#[test]
+fn json_failures_carry_fields() {
+    let dir = shipped_copy("json-fields");
+    one_scenario(&dir, "answered", "voicemail \"support\"");
+    let output = flowc(&["test", "extra", "--format", "json"], &dir);
+    assert_eq!(output.status.code(), Some(1));
+    let data: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let scenario = &data["files"][0]["scenarios"][0];
+    let mismatch = &scenario["mismatches"][0];
+    assert_eq!(mismatch["kind"], "outcome", "{scenario}");
+    assert_eq!(mismatch["expected"], "answered", "{scenario}");
+    assert_eq!(mismatch["actual"], "voicemail", "{scenario}");
+    assert!(mismatch["text"].as_str().is_some(), "{scenario}");
+    assert!(scenario["failures"][0].as_str().is_some(), "{scenario}");
+}
+
+#[test]
+fn json_invalid_scenario_printed_as_json() {
+    let dir = shipped_copy("json-invalid");
+    write_scenarios(
+        &dir,
+        "  - name: typo\n    expect:\n      outcome: answerd\n",
+    );
+    let output = flowc(&["test", "extra.test.yaml", "--format", "json"], &dir);
+    assert_eq!(output.status.code(), Some(2));
+    let data: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let message = data["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("invalid `outcome` `answerd`"), "{data}");
+}

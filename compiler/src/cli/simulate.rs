@@ -1,7 +1,10 @@
 //! `flowc simulate`: run one call of a flow offline against a scripted
 //! caller and print what happens, step by step.
 
-use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, check, emit, load, usage_error};
+use super::{
+    EXIT_ERRORS, EXIT_OK, EXIT_USAGE, check, emit, load, record_json_error, report_error,
+    usage_error,
+};
 use flowc::config;
 use flowc::diag::{self, Diagnostic};
 use flowc::project::Project;
@@ -75,18 +78,18 @@ pub fn run(options: &Options) -> u8 {
     let problems = flowc::sim::validate::check_script(loaded.program.module(), &script);
     if !problems.is_empty() {
         for problem in &problems {
-            eprintln!("error: {problem}");
+            report_error(problem);
         }
         return EXIT_USAGE;
     }
     let budget = options.budget.unwrap_or(DEFAULT_BUDGET);
-    let (setup, header) = match setup_call(&loaded, &options.call, budget) {
+    let (setup, header, call) = match setup_call(&loaded, &options.call, budget) {
         Ok(setup) => setup,
         Err((_, message)) => return usage_error(&message),
     };
     let simulation = flowc::sim::simulate(&loaded.program, &setup, &script);
     if options.json {
-        let json = serde_json::to_string_pretty(&simulation.to_json(&header))
+        let json = serde_json::to_string_pretty(&simulation.to_json(&header, call))
             .unwrap_or_else(|_| String::from("{}"));
         emit(&format!("{json}\n"));
     } else {
@@ -188,7 +191,9 @@ pub fn load_flow(
             } else {
                 print_diagnostics(&project, &failures, false);
             }
-            eprintln!("error: flow `{flow}` cannot be compiled, so it cannot be simulated");
+            report_error(&format!(
+                "flow `{flow}` cannot be compiled, so it cannot be simulated"
+            ));
             return Err(EXIT_USAGE);
         }
     };
@@ -200,9 +205,9 @@ pub fn load_flow(
                 "fix them; `flowc test` has no --force, but `flowc simulate --force` runs one call despite them"
             }
         };
-        eprintln!(
-            "error: flow `{flow}` has {errors} check error(s), so it is not simulated; {fix}"
-        );
+        report_error(&format!(
+            "flow `{flow}` has {errors} check error(s), so it is not simulated; {fix}"
+        ));
         return Err(EXIT_USAGE);
     }
     if errors > 0 {
@@ -274,6 +279,12 @@ fn note_other_errors(project: &Project, others: &[Diagnostic], flow: &str) {
 fn print_diagnostics(project: &Project, problems: &[Diagnostic], forced: bool) {
     for problem in problems {
         let rendered = diag::render_human(problem, &project.sources, false);
+        if problem.is_error() && !forced {
+            let data = diag::render_json(problem, &project.sources);
+            record_json_error(
+                serde_json::from_str(&data).unwrap_or_else(|_| serde_json::json!(data)),
+            );
+        }
         if forced && problem.is_error() {
             eprint!("warning (error ignored by --force): {rendered}");
         } else {
@@ -331,7 +342,7 @@ pub fn setup_call(
     loaded: &LoadedFlow,
     spec: &CallSpec,
     budget: u32,
-) -> Result<(Setup, Vec<String>), CallError> {
+) -> Result<(Setup, Vec<String>, serde_json::Value), CallError> {
     let module = loaded.program.module();
     let zone_name = match &spec.tz {
         Some(tz) => tz.clone(),
@@ -378,6 +389,16 @@ pub fn setup_call(
         (None, true) => None,
         (None, false) => Some(String::from(UNKNOWN_CALLER)),
     };
+    let call = serde_json::json!({
+        "flow": loaded.program.module().flow,
+        "file": loaded.shown,
+        "from": from,
+        "to": to,
+        "anonymous": from.is_none(),
+        "start": rfc3339(start, &zone),
+        "zone": zone_name,
+        "note": note,
+    });
     let header = header_lines(
         loaded,
         &zone,
@@ -398,7 +419,17 @@ pub fn setup_call(
         prompts: loaded.prompts.clone(),
         budget,
     };
-    Ok((setup, header))
+    Ok((setup, header, call))
+}
+
+/// Formats an instant as RFC 3339 local time with its offset in the zone,
+/// such as `2026-10-25T02:30:00+02:00`.
+fn rfc3339(at: Timestamp, zone: &TimeZone) -> String {
+    let local = zone.to_datetime(at).strftime("%Y-%m-%dT%H:%M:%S");
+    let seconds = zone.to_offset(at).seconds();
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    format!("{local}{sign}{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -2,7 +2,7 @@
 //! simulated call with its expectations and report path coverage per flow.
 
 use super::simulate::{self, LoadedFlow};
-use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, emit, load, usage_error};
+use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, emit, load, report_error, usage_error};
 use flowc::sim::coverage::{Coverage, Tracker};
 use flowc::sim::scenario::{self, Scenario};
 use flowc::vm::DEFAULT_BUDGET;
@@ -20,7 +20,7 @@ const BRIEF_MISSED: usize = 10;
 struct ScenarioResult {
     name: String,
     line: usize,
-    failures: Vec<String>,
+    failures: Vec<scenario::Mismatch>,
     /// Scripted answers the call never used; shown, but not a failure.
     warnings: Vec<String>,
     trace: Vec<String>,
@@ -187,7 +187,7 @@ fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result
     let text = load::read(file).map_err(|m| usage_error(&m))?;
     let parsed = scenario::parse(&shown, &text).map_err(|problems| {
         for problem in &problems {
-            eprintln!("error: {problem}");
+            report_error(problem);
         }
         EXIT_USAGE
     })?;
@@ -256,8 +256,8 @@ fn run_scenario(
     scenario: &Scenario,
     flow: &mut FlowUnderTest,
 ) -> Result<ScenarioResult, u8> {
-    let (setup, _) = simulate::setup_call(&flow.loaded, &scenario.call, DEFAULT_BUDGET).map_err(
-        |(key, message)| {
+    let (setup, _, _) = simulate::setup_call(&flow.loaded, &scenario.call, DEFAULT_BUDGET)
+        .map_err(|(key, message)| {
             let (line, column) = scenario
                 .call_at
                 .get(key)
@@ -267,8 +267,7 @@ fn run_scenario(
                 "{file}:{line}:{column}: scenario `{}`: {message}",
                 scenario.name
             ))
-        },
-    )?;
+        })?;
     let invalid = |problem: &str| {
         usage_error(&format!(
             "{file}:{}: scenario `{}` is invalid: {problem}",
@@ -320,7 +319,7 @@ fn emit_human(results: &[FileResult], coverages: &[(String, Coverage)], verbose:
                 scenario.name, result.file, scenario.line
             ));
             for failure in &scenario.failures {
-                for line in failure.lines() {
+                for line in failure.text.lines() {
                     text.push_str(&format!("          {line}\n"));
                 }
             }
@@ -370,7 +369,8 @@ fn emit_json(results: &[FileResult], coverages: &[(String, Coverage)], min_cover
                         "name": s.name,
                         "line": s.line,
                         "passed": s.failures.is_empty(),
-                        "failures": s.failures,
+                        "failures": s.failures.iter().map(|f| f.text.clone()).collect::<Vec<_>>(),
+                        "mismatches": s.failures,
                         "warnings": s.warnings,
                         "trace": s.trace,
                     })

@@ -78,8 +78,9 @@ impl Simulation {
         text
     }
 
-    /// Returns the simulation as JSON data with stable field names.
-    pub fn to_json(&self, header: &[String]) -> serde_json::Value {
+    /// Returns the simulation as JSON data with stable field names. `call`
+    /// holds the header's facts as fields.
+    pub fn to_json(&self, header: &[String], call: serde_json::Value) -> serde_json::Value {
         let variables: serde_json::Map<String, serde_json::Value> = self
             .variables
             .iter()
@@ -88,6 +89,7 @@ impl Simulation {
         json!({
             "flow": self.flow,
             "header": header,
+            "call": call,
             "steps": self.steps,
             "outcome": self.outcome.map(|o| o.as_str()),
             "error": self.failure.as_ref().map(|f| json!({"kind": f.kind, "message": f.message})),

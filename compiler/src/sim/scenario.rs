@@ -561,39 +561,95 @@ pub fn line_matches(expected: &str, actual: &str) -> bool {
         && text.starts_with(want_text)
 }
 
+/// One expectation a simulation did not meet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// The expectation that differs: `error`, `outcome`, `language`, `tags`, `variable`
+    /// or `trace`.
+    pub kind: &'static str,
+    /// The variable's name, for `variable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The expected value: a text, a list of tags or of trace
+    /// lines.
+    pub expected: serde_json::Value,
+    /// The actual value, in the same form; `null` when there is
+    /// nothing, such as no error or no such variable.
+    pub actual: serde_json::Value,
+    /// The readable block `flowc test` prints.
+    pub text: String,
+}
+
+impl Mismatch {
+    fn new(
+        kind: &'static str,
+        expected: serde_json::Value,
+        actual: serde_json::Value,
+        text: String,
+    ) -> Mismatch {
+        Mismatch {
+            kind,
+            name: None,
+            expected,
+            actual,
+            text,
+        }
+    }
+}
+
 /// Checks a simulation against a scenario's expectations. Returns one
-/// readable block per failed expectation.
-pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) -> Vec<String> {
+/// mismatch per failed expectation.
+pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) -> Vec<Mismatch> {
+    use serde_json::json;
     let mut failures = Vec::new();
-    match (&simulation.failure, &expect.error) {
-        (Some(failure), Some(wanted)) if !failure.message.contains(wanted.as_str()) => {
-            failures.push(format!(
-                "error:\n  expected a message containing: {wanted}\n  actual: {}",
-                failure.message
+    let actual_error = simulation.failure.as_ref().map(|f| f.message.clone());
+    match (&actual_error, &expect.error) {
+        (Some(actual), Some(wanted)) if !actual.contains(wanted.as_str()) => {
+            failures.push(Mismatch::new(
+                "error",
+                json!(wanted),
+                json!(actual),
+                format!("error:\n  expected a message containing: {wanted}\n  actual: {actual}"),
             ));
         }
-        (Some(failure), None) => {
-            failures.push(format!("the call stopped with an error: {}", failure.message));
-        }
-        (None, Some(wanted)) => failures.push(format!(
-            "error:\n  expected a message containing: {wanted}\n  actual: the call finished without an error"
+        (Some(actual), None) => failures.push(Mismatch::new(
+            "error",
+            serde_json::Value::Null,
+            json!(actual),
+            format!("the call stopped with an error: {actual}"),
+        )),
+        (None, Some(wanted)) => failures.push(Mismatch::new(
+            "error",
+            json!(wanted),
+            serde_json::Value::Null,
+            format!(
+                "error:\n  expected a message containing: {wanted}\n  actual: the call finished without an error"
+            ),
         )),
         _ => {}
     }
     if let Some(wanted) = &expect.outcome {
         let actual = simulation.outcome.map_or("none", |o| o.as_str());
         if actual != wanted {
-            failures.push(format!(
-                "outcome:\n  expected: {wanted}\n  actual:   {actual}"
+            failures.push(Mismatch::new(
+                "outcome",
+                json!(wanted),
+                json!(actual),
+                format!("outcome:\n  expected: {wanted}\n  actual:   {actual}"),
             ));
         }
     }
     if let Some(wanted) = &expect.language
         && *wanted != simulation.language
     {
-        failures.push(format!(
-            "language:\n  expected: {wanted}\n  actual:   {}",
-            simulation.language
+        failures.push(Mismatch::new(
+            "language",
+            json!(wanted),
+            json!(simulation.language),
+            format!(
+                "language:\n  expected: {wanted}\n  actual:   {}",
+                simulation.language
+            ),
         ));
     }
     if let Some(wanted) = &expect.tags {
@@ -602,10 +658,15 @@ pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) 
         let mut actual = simulation.tags.clone();
         actual.sort();
         if wanted_sorted != actual {
-            failures.push(format!(
-                "tags:\n  expected: {}\n  actual:   {}",
-                show_list(wanted),
-                show_list(&simulation.tags)
+            failures.push(Mismatch::new(
+                "tags",
+                json!(wanted),
+                json!(simulation.tags),
+                format!(
+                    "tags:\n  expected: {}\n  actual:   {}",
+                    show_list(wanted),
+                    show_list(&simulation.tags)
+                ),
             ));
         }
     }
@@ -615,18 +676,24 @@ pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) 
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str());
-        match actual {
-            Some(actual) if actual == wanted => {}
-            Some(actual) => failures.push(format!(
-                "variable {name}:\n  expected: {wanted}\n  actual:   {actual}"
-            )),
-            None => failures.push(format!(
+        let text = match actual {
+            Some(actual) if actual == wanted => continue,
+            Some(actual) => format!("variable {name}:\n  expected: {wanted}\n  actual:   {actual}"),
+            None => format!(
                 "variable {name}:\n  expected: {wanted}\n  actual:   the flow has no visible variable `{name}`"
-            )),
-        }
+            ),
+        };
+        let mut mismatch = Mismatch::new("variable", json!(wanted), json!(actual), text);
+        mismatch.name = Some(name.clone());
+        failures.push(mismatch);
     }
     if let Some(diff) = trace_diff(&expect.trace, actual_lines) {
-        failures.push(diff);
+        failures.push(Mismatch::new(
+            "trace",
+            json!(expect.trace),
+            json!(actual_lines),
+            diff,
+        ));
     }
     failures
 }

@@ -18,8 +18,7 @@ use serde_json::json;
 pub struct Step {
     /// Milliseconds since the call started.
     pub at_ms: u64,
-    /// `file:line` of the statement, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `file:line` of the statement, when known; `null` in JSON otherwise.
     pub place: Option<String>,
     /// The kind of step, such as `play` or `branch`; stable for tools.
     pub event: &'static str,
