@@ -78,8 +78,8 @@ pub fn resolve(text: &str, zone: &TimeZone, zone_name: &str) -> Result<Moment, S
 /// the range that times can be computed in, and a call moves the clock on.
 pub const MAX_YEAR: i16 = 9_000;
 
-/// The largest UTC offset in use anywhere, in minutes: +14:00 (Kiribati);
-/// the most negative is -12:00, and both are accepted.
+/// The largest UTC offset accepted either way, in minutes. Zones use
+/// -12:00 to +14:00 (Kiribati); -14:00 is accepted for symmetry.
 const MAX_OFFSET_MINUTES: i32 = 14 * 60;
 
 fn check_year(text: &str, year: i16) -> Result<(), String> {
@@ -109,7 +109,7 @@ fn check_offset(text: &str, normalized: &str) -> Result<(), String> {
     let minutes: i32 = digits.get(2..4).and_then(|m| m.parse().ok()).unwrap_or(0);
     if hours * 60 + minutes > MAX_OFFSET_MINUTES {
         return Err(format!(
-            "invalid time `{text}`: the offset is out of range; UTC offsets go from -12:00 to +14:00"
+            "invalid time `{text}`: the offset is out of range; write an offset of at most 14:00 either way, such as `+01:00`"
         ));
     }
     Ok(())
