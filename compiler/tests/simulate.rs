@@ -731,7 +731,7 @@ fn scripted_answers_must_match_the_flow() {
         ),
         (
             vec!["--lookup", "call_records=found"],
-            "never looks up `call_records`",
+            "`call_records` is a webhook hook in the config, and only CRM hooks answer lookups",
         ),
         (
             vec!["--queue", "billing=answered"],

@@ -15,7 +15,7 @@ use flowc::syntax::ast::Decl;
 use flowc::vm::{CallInfo, DEFAULT_BUDGET, Program};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,7 +75,8 @@ pub fn run(options: &Options) -> u8 {
         Ok(loaded) => loaded,
         Err(status) => return status,
     };
-    let problems = flowc::sim::validate::check_script(loaded.program.module(), &script);
+    let problems =
+        flowc::sim::validate::check_script(loaded.program.module(), &script, &loaded.hooks);
     if !problems.is_empty() {
         for problem in &problems {
             report_error(problem);
@@ -133,6 +134,8 @@ pub struct LoadedFlow {
     pub program: Arc<Program>,
     /// The flow file as shown.
     pub shown: String,
+    /// The config's hook names and kinds, to explain scripted lookups.
+    pub hooks: BTreeMap<String, String>,
     /// Prompt lengths read from the prompt folder.
     pub prompts: PromptLengths,
 }
@@ -220,9 +223,16 @@ pub fn load_flow(
     let program = Program::load(module, |name| jiff::tz::db().get(name).ok())
         .map_err(|e| usage_error(&e.to_string()))?;
     let prompts = prompt_lengths(&target.root, &project);
+    let hooks = project
+        .config
+        .hooks
+        .iter()
+        .map(|(name, hook)| (name.clone(), hook.kind.as_str().to_string()))
+        .collect();
     Ok(LoadedFlow {
         program,
         shown,
+        hooks,
         prompts,
     })
 }

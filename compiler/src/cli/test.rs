@@ -275,7 +275,7 @@ fn run_scenario(
         ))
     };
     let module = flow.loaded.program.module();
-    let problems = flowc::sim::validate::check_script(module, &scenario.script);
+    let problems = flowc::sim::validate::check_script(module, &scenario.script, &flow.loaded.hooks);
     if let Some((last, others)) = problems.split_last() {
         for problem in others {
             invalid(problem);

@@ -4,7 +4,7 @@
 use super::script::{QueueAnswerKind, Script};
 use super::trace::format_duration;
 use crate::bytecode::{Const, Instr, Module, Queue};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The lookup source every flow may use.
 pub const CRM_SOURCE: &str = "crm";
@@ -26,17 +26,29 @@ pub fn lookup_sources(module: &Module) -> BTreeSet<String> {
 }
 
 /// Checks every scripted lookup source and named queue outcome against the
-/// flow, and every named outcome against its queue's rules. Returns one
+/// flow, and every named outcome against its queue's rules. `hooks` maps
+/// the config's hook names to their kinds (`crm`, `webhook`, ...), so a
+/// lookup scripted for a hook of another kind is explained. Returns one
 /// message per problem. Outcomes that name no queue are checked when the
 /// call enters a queue, by [`check_queue_outcome`].
-pub fn check_script(module: &Module, script: &Script) -> Vec<String> {
+pub fn check_script(
+    module: &Module,
+    script: &Script,
+    hooks: &BTreeMap<String, String>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let sources = lookup_sources(module);
     for source in script.lookups.keys() {
         if !sources.contains(source) {
             let listed: Vec<&str> = sources.iter().map(String::as_str).collect();
+            let kind = match hooks.get(source) {
+                Some(kind) if kind != CRM_SOURCE => format!(
+                    " (`{source}` is a {kind} hook in the config, and only CRM hooks answer lookups)"
+                ),
+                _ => String::new(),
+            };
             problems.push(format!(
-                "lookup answer for `{source}`: flow `{}` never looks up `{source}`; its lookup sources are {}",
+                "lookup answer for `{source}`: flow `{}` never looks up `{source}`{kind}; its lookup sources are {}",
                 module.flow,
                 listed.join(", ")
             ));
