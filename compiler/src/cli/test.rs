@@ -323,6 +323,9 @@ fn emit_human(results: &[FileResult], coverages: &[(String, Coverage)], verbose:
                     text.push_str(&format!("          {line}\n"));
                 }
             }
+            for warning in &scenario.warnings {
+                text.push_str(&format!("          warning: {warning}\n"));
+            }
             if verbose {
                 text.push_str("          full trace:\n");
                 for line in &scenario.trace {

@@ -157,7 +157,7 @@ mod tests {
         bytes
     }
 
-    /// The length of a file with this header and `data_bytes` of data.
+    /// Returns the length of a file with this header and `data_bytes` of data.
     fn file_len(header: &[u8], data_bytes: u32) -> u64 {
         header.len() as u64 + u64::from(data_bytes)
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 pub const MAX_SCRIPTED_MS: u64 = super::host::MAX_CALL_MS;
 
 /// Parses a scripted time such as `2s` or `1m30s` into milliseconds. The
-/// error says why the text is not one, for a message about the value
+/// error explains why the text is not one, for a message about the value
 /// around it.
 pub fn scripted_ms(text: &str) -> Result<u64, String> {
     let too_large = || {

@@ -127,7 +127,7 @@ pub fn value_text(value: &Value) -> String {
     }
 }
 
-/// How an empty text, digits or language value is shown.
+/// The text shown for an empty text, digits or language value.
 pub const EMPTY: &str = "(empty)";
 
 /// Formats a value for a `name = value` list: texts quoted.

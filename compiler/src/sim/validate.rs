@@ -94,7 +94,7 @@ pub fn find_queue<'m>(module: &'m Module, name: &str) -> Result<&'m Queue, Strin
     ))
 }
 
-/// Checks that a queue could end a wait the way the outcome says: a wait
+/// Checks that a queue could end a wait the way the outcome describes: a wait
 /// no longer than the queue's `max wait`, a callback only when the queue
 /// offers one and not before its `callback after`, `max-wait` only with a
 /// `max wait`, and `full` only with `max callers`.
