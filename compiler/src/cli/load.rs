@@ -7,6 +7,10 @@ use flowc::project::{Project, PromptInventory};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// The largest flow, config or scenario file read, in bytes: 16 MiB, far
+/// above any hand-written file, so a wrong path cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Flow files end with this extension.
 pub const FLOW_EXTENSION: &str = "flow";
 
@@ -149,8 +153,7 @@ fn prompt_inventory(dir: &Path) -> PromptInventory {
 /// reported as a diagnostic of that file, so the other files are still
 /// checked; a file that cannot be read at all stops the command.
 fn add_flow_file(project: &mut Project, path: &Path) -> Result<(), String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = read_bytes(path)?;
     let name = display(path);
     match String::from_utf8(bytes) {
         Ok(text) => {
@@ -195,8 +198,7 @@ fn report_missing_prompt_folder(project: &mut Project, dir: &Path) {
 
 /// Reads a file as UTF-8 text, with an error naming the file.
 pub fn read(path: &Path) -> Result<String, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = read_bytes(path)?;
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "`{}` is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
@@ -205,6 +207,43 @@ pub fn read(path: &Path) -> Result<String, String> {
         )
     })?;
     Ok(strip_bom(&text).to_string())
+}
+
+/// Reads a regular file of at most [`MAX_FILE_BYTES`], with an error
+/// naming the file. Devices and pipes are rejected before reading, and a
+/// file is read only up to the limit, so `/dev/zero` cannot fill memory.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = display(path);
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    if !metadata.is_file() {
+        let kind = if metadata.is_dir() {
+            "a folder"
+        } else {
+            "a device, pipe or socket"
+        };
+        return Err(format!(
+            "cannot read `{shown}`: it is {kind}, not a regular file; give a file"
+        ));
+    }
+    let too_large = || {
+        format!(
+            "cannot read `{shown}`: it is larger than the limit of {} MiB for flow, config and scenario files",
+            MAX_FILE_BYTES / (1024 * 1024)
+        )
+    };
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// Returns the path as it is shown in reports.

@@ -156,7 +156,7 @@ enum Command {
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
         /// Exit with status 1 when a flow's coverage is below this percentage.
-        #[arg(long, value_name = "PERCENT")]
+        #[arg(long, value_name = "PERCENT", value_parser = parse_percent)]
         min_coverage: Option<f64>,
         /// List every missed outcome and print the trace of failed scenarios.
         #[arg(long, short)]
@@ -200,18 +200,19 @@ pub fn run() -> ExitCode {
         Command::Disasm { file } => build::disasm(&file),
         Command::Fmt { paths, check } => format::run(&paths, check),
         Command::Explain { code, list } => explain::run(code.as_deref(), list),
-        Command::Simulate(args) => simulate::run(&simulate_options(*args)),
+        Command::Simulate(args) => {
+            let options = simulate_options(*args);
+            with_json_errors(options.json, || simulate::run(&options))
+        }
         Command::Test {
             paths,
             min_coverage,
             verbose,
             format,
-        } => test::run(
-            &paths,
-            min_coverage,
-            verbose,
-            matches!(format, ReportFormat::Json),
-        ),
+        } => {
+            let json = matches!(format, ReportFormat::Json);
+            with_json_errors(json, || test::run(&paths, min_coverage, verbose, json))
+        }
     };
     ExitCode::from(status)
 }
@@ -239,16 +240,79 @@ fn simulate_options(args: SimulateArgs) -> simulate::Options {
     }
 }
 
+/// Parses a percentage, with or without a `%` sign; `flowc test` checks
+/// that it is from 0 to 100.
+fn parse_percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    match number.parse::<f64>() {
+        Ok(percent) => Ok(percent),
+        Err(_) => Err(format!(
+            "`{text}` is not a percentage; give a number from 0 to 100, such as `90` or `90%`"
+        )),
+    }
+}
+
 /// Writes text to standard output. A closed pipe (`flowc check | head`) is
 /// not an error worth a panic, so write errors are ignored.
 fn emit(text: &str) {
     use std::io::Write;
+    REPORT_EMITTED.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 /// Prints an error about the command's use or input files and returns the
 /// usage exit status.
 fn usage_error(message: &str) -> u8 {
-    eprintln!("error: {message}");
+    report_error(message);
     EXIT_USAGE
+}
+
+/// True once a command wrote its report to standard output.
+static REPORT_EMITTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Errors recorded for the JSON report of a failed `simulate` or `test`;
+/// `None` unless the command runs with `--format json`.
+static JSON_ERRORS: std::sync::Mutex<Option<Vec<serde_json::Value>>> = std::sync::Mutex::new(None);
+
+/// Prints `error: MESSAGE` to standard error and records it for the JSON
+/// report.
+fn report_error(message: &str) {
+    eprintln!("error: {message}");
+    record_json_error(serde_json::json!({"message": message}));
+}
+
+/// Records one error for the JSON report, when there is one.
+fn record_json_error(error: serde_json::Value) {
+    if let Ok(mut errors) = JSON_ERRORS.lock()
+        && let Some(errors) = errors.as_mut()
+    {
+        errors.push(error);
+    }
+}
+
+/// Runs a command that prints JSON with `--format json`. When it stops
+/// with the usage status without printing its report, the errors it
+/// printed to standard error are printed to standard output too, as
+/// `{"errors": [...], "exit_status": 2}`, so a tool reading the output
+/// always gets JSON.
+fn with_json_errors(json: bool, command: impl FnOnce() -> u8) -> u8 {
+    if !json {
+        return command();
+    }
+    if let Ok(mut errors) = JSON_ERRORS.lock() {
+        *errors = Some(Vec::new());
+    }
+    let status = command();
+    let errors = JSON_ERRORS
+        .lock()
+        .ok()
+        .and_then(|mut errors| errors.take())
+        .unwrap_or_default();
+    let emitted = REPORT_EMITTED.load(std::sync::atomic::Ordering::Relaxed);
+    if status == EXIT_USAGE && !emitted {
+        let report = serde_json::json!({"errors": errors, "exit_status": status});
+        let text = serde_json::to_string_pretty(&report).unwrap_or_else(|_| String::from("{}"));
+        emit(&format!("{text}\n"));
+    }
+    status
 }

@@ -2,7 +2,7 @@
 //! simulated call with its expectations and report path coverage per flow.
 
 use super::simulate::{self, LoadedFlow};
-use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, emit, load, usage_error};
+use super::{EXIT_ERRORS, EXIT_OK, EXIT_USAGE, emit, load, report_error, usage_error};
 use flowc::sim::coverage::{Coverage, Tracker};
 use flowc::sim::scenario::{self, Scenario};
 use flowc::vm::DEFAULT_BUDGET;
@@ -20,7 +20,9 @@ const BRIEF_MISSED: usize = 10;
 struct ScenarioResult {
     name: String,
     line: usize,
-    failures: Vec<String>,
+    failures: Vec<scenario::Mismatch>,
+    /// Scripted answers the call never used; shown, but not a failure.
+    warnings: Vec<String>,
     trace: Vec<String>,
 }
 
@@ -110,6 +112,21 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         let metadata = std::fs::metadata(path)
             .map_err(|e| format!("cannot read `{}`: {e}", load::display(path)))?;
         if !metadata.is_dir() {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if name.ends_with(&format!(".{}", load::FLOW_EXTENSION)) {
+                return Err(format!(
+                    "`{}` is a flow file; pass its folder or its `*{SCENARIO_SUFFIX}` file, such as `flowc test {}`",
+                    load::display(path),
+                    load::display(
+                        path.parent()
+                            .filter(|p| !p.as_os_str().is_empty())
+                            .unwrap_or(Path::new("."))
+                    )
+                ));
+            }
             found.push(path.clone());
             continue;
         }
@@ -129,8 +146,40 @@ fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
     }
     found.sort();
-    found.dedup();
+    // A file reached twice, through a link or two spellings of one folder,
+    // runs once.
+    let mut seen = std::collections::BTreeSet::new();
+    found.retain(|file| seen.insert(canonical(file)));
     Ok(found)
+}
+
+/// Removes `folder/..` pairs from a path for display, such as
+/// `more/../support.flow` to `support.flow`, when the shorter path names
+/// the same file, which a link to a folder may prevent.
+fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut parts: Vec<Component> = Vec::new();
+    for part in path.components() {
+        match (part, parts.last()) {
+            (Component::ParentDir, Some(Component::Normal(_))) => {
+                parts.pop();
+            }
+            (Component::CurDir, Some(_)) => {}
+            _ => parts.push(part),
+        }
+    }
+    let short: PathBuf = parts.iter().collect();
+    if short.as_os_str().is_empty() || canonical(&short) != canonical(path) {
+        path.to_path_buf()
+    } else {
+        short
+    }
+}
+
+/// Returns the path with links and `..` resolved, or the path itself when
+/// it does not exist, so one file has one key however it is written.
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result<FileResult, u8> {
@@ -138,28 +187,40 @@ fn run_file(file: &Path, flows: &mut BTreeMap<PathBuf, FlowUnderTest>) -> Result
     let text = load::read(file).map_err(|m| usage_error(&m))?;
     let parsed = scenario::parse(&shown, &text).map_err(|problems| {
         for problem in &problems {
-            eprintln!("error: {problem}");
+            report_error(problem);
         }
         EXIT_USAGE
     })?;
-    let flow_path = flow_path(file, parsed.flow.as_deref());
-    if !flows.contains_key(&flow_path) {
-        if !flow_path.is_file() {
+    let flow_path = tidy(&flow_path(file, parsed.flow.as_deref()));
+    let flow_key = canonical(&flow_path);
+    if !flows.contains_key(&flow_key) {
+        let (line, column) = parsed.flow_at;
+        let place = if parsed.flow.is_some() {
+            format!("{shown}:{line}:{column}")
+        } else {
+            shown.clone()
+        };
+        let flow_shown = load::display(&flow_path);
+        if flow_path.is_dir() {
             return Err(usage_error(&format!(
-                "`{shown}` tests `{}`, which does not exist; name the flow with `flow: FILE` in the scenario file",
-                load::display(&flow_path)
+                "{place}: `{flow_shown}` is a folder, not a flow file; name a `.flow` file with `flow: FILE`"
             )));
         }
-        let loaded = simulate::load_flow(&flow_path, None, false)?;
+        if !flow_path.is_file() {
+            return Err(usage_error(&format!(
+                "{place}: `{shown}` tests `{flow_shown}`, which does not exist; name the flow with `flow: FILE` in the scenario file"
+            )));
+        }
+        let loaded = simulate::load_flow(&flow_path, None, None)?;
         flows.insert(
-            flow_path.clone(),
+            flow_key.clone(),
             FlowUnderTest {
                 loaded,
                 tracker: Tracker::default(),
             },
         );
     }
-    let Some(flow) = flows.get_mut(&flow_path) else {
+    let Some(flow) = flows.get_mut(&flow_key) else {
         return Err(usage_error("internal error: the flow was not loaded"));
     };
     let mut scenarios = Vec::new();
@@ -195,14 +256,36 @@ fn run_scenario(
     scenario: &Scenario,
     flow: &mut FlowUnderTest,
 ) -> Result<ScenarioResult, u8> {
-    let (setup, _) =
-        simulate::setup_call(&flow.loaded, &scenario.call, DEFAULT_BUDGET).map_err(|message| {
+    let (setup, _, _) = simulate::setup_call(&flow.loaded, &scenario.call, DEFAULT_BUDGET)
+        .map_err(|(key, message)| {
+            let (line, column) = scenario
+                .call_at
+                .get(key)
+                .copied()
+                .unwrap_or((scenario.line, 1));
             usage_error(&format!(
-                "{file}:{}: scenario `{}`: {message}",
-                scenario.line, scenario.name
+                "{file}:{line}:{column}: scenario `{}`: {message}",
+                scenario.name
             ))
         })?;
+    let invalid = |problem: &str| {
+        usage_error(&format!(
+            "{file}:{}: scenario `{}` is invalid: {problem}",
+            scenario.line, scenario.name
+        ))
+    };
+    let module = flow.loaded.program.module();
+    let problems = flowc::sim::validate::check_script(module, &scenario.script, &flow.loaded.hooks);
+    if let Some((last, others)) = problems.split_last() {
+        for problem in others {
+            invalid(problem);
+        }
+        return Err(invalid(last));
+    }
     let simulation = flowc::sim::simulate(&flow.loaded.program, &setup, &scenario.script);
+    if let Some(failure) = simulation.failure.as_ref().filter(|f| f.kind == "script") {
+        return Err(invalid(&failure.message));
+    }
     flow.tracker.add(&simulation);
     let trace = simulation.lines();
     let failures = scenario::check(&scenario.expect, &simulation, &trace);
@@ -210,6 +293,7 @@ fn run_scenario(
         name: scenario.name.clone(),
         line: scenario.line,
         failures,
+        warnings: simulation.unused.clone(),
         trace,
     })
 }
@@ -224,6 +308,9 @@ fn emit_human(results: &[FileResult], coverages: &[(String, Coverage)], verbose:
             if scenario.failures.is_empty() {
                 passed += 1;
                 text.push_str(&format!("  ok      {}\n", scenario.name));
+                for warning in &scenario.warnings {
+                    text.push_str(&format!("          warning: {warning}\n"));
+                }
                 continue;
             }
             failed += 1;
@@ -232,9 +319,12 @@ fn emit_human(results: &[FileResult], coverages: &[(String, Coverage)], verbose:
                 scenario.name, result.file, scenario.line
             ));
             for failure in &scenario.failures {
-                for line in failure.lines() {
+                for line in failure.text.lines() {
                     text.push_str(&format!("          {line}\n"));
                 }
+            }
+            for warning in &scenario.warnings {
+                text.push_str(&format!("          warning: {warning}\n"));
             }
             if verbose {
                 text.push_str("          full trace:\n");
@@ -282,7 +372,9 @@ fn emit_json(results: &[FileResult], coverages: &[(String, Coverage)], min_cover
                         "name": s.name,
                         "line": s.line,
                         "passed": s.failures.is_empty(),
-                        "failures": s.failures,
+                        "failures": s.failures.iter().map(|f| f.text.clone()).collect::<Vec<_>>(),
+                        "mismatches": s.failures,
+                        "warnings": s.warnings,
                         "trace": s.trace,
                     })
                 })

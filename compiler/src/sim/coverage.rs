@@ -50,8 +50,21 @@ impl Coverage {
     }
 
     /// Returns the outcomes no scenario reached.
+    /// Returns the outcomes no scenario reached, sorted by file and line,
+    /// with the outcomes without a place last.
     pub fn missed(&self) -> impl Iterator<Item = &Item> {
-        self.items.iter().filter(|item| !item.hit)
+        let mut missed: Vec<&Item> = self.items.iter().filter(|item| !item.hit).collect();
+        missed.sort_by_key(|item| place_key(item.place.as_deref()));
+        missed.into_iter()
+    }
+}
+
+/// Returns a sort key for a `file:line` place: the file, then the line as a
+/// number, so `support.flow:9` comes before `support.flow:10`.
+fn place_key(place: Option<&str>) -> (bool, String, u64) {
+    match place.and_then(|p| p.rsplit_once(':')) {
+        Some((file, line)) => (false, file.to_string(), line.parse().unwrap_or(u64::MAX)),
+        None => (true, String::new(), 0),
     }
 }
 

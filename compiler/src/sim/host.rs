@@ -6,15 +6,23 @@ use super::script::{
     QueueAnswerKind, Script, Timing,
 };
 use super::trace::{self, Step, format_duration, value_text};
+use super::validate;
 use crate::bytecode::{Const, Module, ProbeId, ScheduleId, Type, UnitOp};
 use crate::vm::{
     Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome,
-    RangeSource, Reply, TraceLevel, Value, Verdict, VerdictReason,
+    RangeSource, Reply, RunError, TraceLevel, Value, Verdict, VerdictReason,
 };
 use jiff::{SignedDuration, Timestamp};
+
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
+
+/// Replaces every character of sensitive text with [`crate::vm::MASK`], as
+/// the VM masks sensitive values in its trace.
+fn mask(text: &str) -> String {
+    text.chars().map(|_| crate::vm::MASK).collect()
+}
 
 /// The maximum number of effects one simulated call may return, so a flow
 /// that loops through prompts or lookups is stopped.
@@ -156,6 +164,9 @@ pub struct Simulation {
     pub schedules: BTreeSet<(ScheduleId, ScheduleOutcome)>,
     /// Milliseconds of simulated time the call took.
     pub duration_ms: u64,
+    /// Scripted inputs and queue outcomes the call never used, as note
+    /// lines.
+    pub unused: Vec<String>,
 }
 
 /// Runs one call of `program` to its end, answering its effects from
@@ -181,6 +192,7 @@ pub fn simulate(program: &Arc<Program>, setup: &Setup, script: &Script) -> Simul
         pending_reads: Vec::new(),
         probes: BTreeSet::new(),
         schedules: BTreeSet::new(),
+        script_error: None,
     };
     host.run(call)
 }
@@ -202,6 +214,9 @@ struct Host<'a> {
     pending_reads: Vec<(String, Value)>,
     probes: BTreeSet<ProbeId>,
     schedules: BTreeSet<(ScheduleId, ScheduleOutcome)>,
+    /// A scripted answer the flow could not get in production, which stops
+    /// the call.
+    script_error: Option<String>,
 }
 
 /// A reply with the simulated time it took and an optional step that
@@ -224,7 +239,7 @@ impl Host<'_> {
             let effect = match result {
                 Ok(effect) => effect,
                 Err(error) => {
-                    let message = error.to_string();
+                    let message = error_message(&error);
                     self.push(
                         "error",
                         format!("error: {message}"),
@@ -259,17 +274,39 @@ impl Host<'_> {
                 break;
             }
             let answer = self.answer(&effect);
+            if let Some(message) = self.script_error.take() {
+                self.push(
+                    "error",
+                    format!("error: {message}"),
+                    json!({"message": message}),
+                );
+                failure = Some(Failure {
+                    kind: "script",
+                    message,
+                });
+                break;
+            }
             self.clock_ms = self.clock_ms.saturating_add(answer.elapsed_ms);
             if let Some(step) = answer.step {
                 self.steps.push(step);
             }
             reply = answer.reply;
         }
-        let variables = call
-            .variables()
-            .into_iter()
-            .map(|(name, value)| (name.to_string(), value_text(value)))
+        // `Call::variables` lists the slots that are not hidden, in slot
+        // order, so the zip pairs each value with its definition.
+        let visible = self.module.slots.iter().filter(|slot| !slot.hidden);
+        let variables = visible
+            .zip(call.variables())
+            .map(|(slot, (name, value))| {
+                let shown = if slot.sensitive {
+                    value_text(&value.masked())
+                } else {
+                    value_text(value)
+                };
+                (name.to_string(), shown)
+            })
             .collect();
+        let unused = self.unused();
         Simulation {
             flow: self.module.flow.clone(),
             steps: self.steps,
@@ -281,7 +318,42 @@ impl Host<'_> {
             probes: self.probes,
             schedules: self.schedules,
             duration_ms: self.clock_ms,
+            unused,
         }
+    }
+
+    /// Describes the scripted inputs and queue outcomes left when the call
+    /// ended.
+    fn unused(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if !self.inputs.is_empty() {
+            let left: Vec<String> = self
+                .inputs
+                .iter()
+                .map(|i| i.keys.clone().unwrap_or_else(|| String::from("none")))
+                .collect();
+            notes.push(format!(
+                "{} scripted input(s) not used because the call asked for no more: {}",
+                left.len(),
+                left.join(", ")
+            ));
+        }
+        let left: Vec<String> = self
+            .script
+            .queues
+            .iter()
+            .zip(&self.queues_used)
+            .filter(|(_, used)| !**used)
+            .map(|(answer, _)| answer.text.clone())
+            .collect();
+        if !left.is_empty() {
+            notes.push(format!(
+                "{} scripted queue outcome(s) not used because the call entered no matching queue: {}",
+                left.len(),
+                left.join(", ")
+            ));
+        }
+        notes
     }
 
     fn now(&self) -> Timestamp {
@@ -295,12 +367,12 @@ impl Host<'_> {
     fn limit_reached(&self, effects: usize) -> Option<String> {
         if effects > MAX_EFFECTS {
             return Some(format!(
-                "the simulated call returned more than {MAX_EFFECTS} effects without finishing; the flow probably loops through prompts or lookups"
+                "the simulated call returned more than {MAX_EFFECTS} effects without finishing, the limit of a simulation; a flow that loops through prompts or lookups does this"
             ));
         }
         if self.clock_ms > MAX_CALL_MS {
             return Some(format!(
-                "the simulated call ran longer than 24 hours ({}) without finishing; the flow probably loops",
+                "the simulated call ran longer than 24 hours ({}) without finishing, the limit of a simulation",
                 format_duration(self.clock_ms)
             ));
         }
@@ -394,7 +466,7 @@ impl Host<'_> {
             return;
         }
         let shown = if definition.sensitive {
-            String::from("***")
+            value_text(&value.masked())
         } else {
             value_text(value)
         };
@@ -422,6 +494,9 @@ impl Host<'_> {
                 typed,
                 ..
             } => {
+                if *sensitive && !typed.is_empty() {
+                    self.mask_typed_step();
+                }
                 let typed = typed.chars().count();
                 let max = usize::try_from(*max).unwrap_or(usize::MAX);
                 let request = DigitRequest {
@@ -572,6 +647,22 @@ impl Host<'_> {
         }
     }
 
+    /// Masks the keys of the last type-ahead step, once the ask they
+    /// answer turns out to be a sensitive collect.
+    fn mask_typed_step(&mut self) {
+        let Some(step) = self.steps.iter_mut().rev().find(|s| s.event == "typed") else {
+            return;
+        };
+        let Some(keys) = step.data.get("keys").and_then(|k| k.as_str()) else {
+            return;
+        };
+        let masked = mask(keys);
+        step.text = step.text.replacen(keys, &masked, 1);
+        if let Some(data) = step.data.get_mut("keys") {
+            *data = json!(masked);
+        }
+    }
+
     /// Takes the next input; the default is no input.
     fn next_input(&mut self) -> (Option<String>, u64) {
         match self.inputs.pop_front() {
@@ -675,7 +766,7 @@ impl Host<'_> {
             elapsed_ms = elapsed_ms.saturating_add(request.interdigit_ms);
         }
         let shown = if request.sensitive {
-            "*".repeat(digits.chars().count())
+            mask(&digits)
         } else {
             digits.clone()
         };
@@ -771,7 +862,7 @@ impl Host<'_> {
             !self.queues_used.get(*i).copied().unwrap_or(true)
                 && q.queue.as_deref().is_none_or(|n| n == name)
         });
-        let (outcome, mut note) = match scripted {
+        let (outcome, note) = match scripted {
             Some((index, answer)) => {
                 if let Some(used) = self.queues_used.get_mut(index) {
                     *used = true;
@@ -781,12 +872,17 @@ impl Host<'_> {
             None => (
                 QueueAnswerKind::Answered {
                     agent: String::from(SIMULATED_AGENT),
-                    wait_ms: super::script::DEFAULT_ANSWER_WAIT_MS,
+                    wait_ms: validate::default_answer_wait_ms(definition),
                     talk_ms: super::script::DEFAULT_TALK_MS,
                 },
                 String::from(" (simulated: no queue outcome scripted)"),
             ),
         };
+        if let Some(queue) = definition
+            && let Err(problem) = validate::check_queue_outcome(queue, &outcome)
+        {
+            self.script_error = Some(problem);
+        }
         let (reply, elapsed, text, kind) = match outcome {
             QueueAnswerKind::Answered {
                 agent,
@@ -808,9 +904,6 @@ impl Host<'_> {
             ),
             QueueAnswerKind::Callback { wait_ms } => {
                 let offer = definition.and_then(|q| q.callback).map(|c| c.after_ms);
-                if offer.is_none() {
-                    note = format!(" (queue {name} offers no callback)");
-                }
                 let wait_ms = wait_ms.or(offer).unwrap_or(0);
                 (
                     QueueOutcome::Callback { wait_ms },
@@ -824,22 +917,34 @@ impl Host<'_> {
             }
             QueueAnswerKind::MaxWait => {
                 let max_wait = definition.and_then(|q| q.max_wait_ms);
-                if max_wait.is_none() {
-                    note = format!(" (queue {name} has no max wait)");
-                }
                 let wait_ms = max_wait.unwrap_or(0);
                 (
                     QueueOutcome::MaxWait { wait_ms },
                     wait_ms,
-                    format!("max wait reached after {}", format_duration(wait_ms)),
+                    format!(
+                        "max wait reached after {}, so the call overflows",
+                        format_duration(wait_ms)
+                    ),
                     "max_wait",
                 )
             }
-            QueueAnswerKind::Full => (QueueOutcome::Full, 0, String::from("queue full"), "full"),
+            QueueAnswerKind::Full => {
+                let callers = definition
+                    .and_then(|q| q.max_callers)
+                    .map_or_else(String::new, |n| {
+                        format!(": {n} callers already wait (max callers)")
+                    });
+                (
+                    QueueOutcome::Full,
+                    0,
+                    format!("queue full{callers}, so the call overflows"),
+                    "full",
+                )
+            }
             QueueAnswerKind::NoAgents => (
                 QueueOutcome::NoAgents,
                 0,
-                String::from("no agents logged in"),
+                String::from("no agents logged in who could take the call, so the call overflows"),
                 "no_agents",
             ),
             QueueAnswerKind::Abandoned { wait_ms } => {
@@ -887,6 +992,21 @@ impl Host<'_> {
             reply: Reply::Rating(rating),
             elapsed_ms,
         }
+    }
+}
+
+/// Returns a runtime error's message, with `1 instruction` in the singular
+/// for a budget of one.
+fn error_message(error: &RunError) -> String {
+    match error {
+        RunError::Budget {
+            flow,
+            budget: 1,
+            place,
+        } => format!(
+            "flow `{flow}` ran 1 instruction without waiting for the caller or the network, at {place}; it is probably looping"
+        ),
+        other => other.to_string(),
     }
 }
 

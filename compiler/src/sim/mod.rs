@@ -19,6 +19,7 @@ pub mod moment;
 pub mod scenario;
 pub mod script;
 pub mod trace;
+pub mod validate;
 
 pub use host::{
     DEFAULT_PROMPT_MS, Failure, MAX_CALL_MS, MAX_EFFECTS, PromptLengths, RATING_MS,
@@ -58,6 +59,9 @@ impl Simulation {
                 text.push_str(&format!("result: {outcome} after {duration}\n"));
             }
         }
+        for note in &self.unused {
+            text.push_str(&format!("note: {note}\n"));
+        }
         text.push_str(&format!("language: {}\n", self.language));
         let tags = if self.tags.is_empty() {
             String::from("(none)")
@@ -68,15 +72,15 @@ impl Simulation {
         if !self.variables.is_empty() {
             text.push_str("variables:\n");
             for (name, value) in &self.variables {
-                let value = if value.is_empty() { "(empty)" } else { value };
                 text.push_str(&format!("  {name} = {value}\n"));
             }
         }
         text
     }
 
-    /// Returns the simulation as JSON data with stable field names.
-    pub fn to_json(&self, header: &[String]) -> serde_json::Value {
+    /// Returns the simulation as JSON data with stable field names. `call`
+    /// holds the header's facts as fields.
+    pub fn to_json(&self, header: &[String], call: serde_json::Value) -> serde_json::Value {
         let variables: serde_json::Map<String, serde_json::Value> = self
             .variables
             .iter()
@@ -85,6 +89,7 @@ impl Simulation {
         json!({
             "flow": self.flow,
             "header": header,
+            "call": call,
             "steps": self.steps,
             "outcome": self.outcome.map(|o| o.as_str()),
             "error": self.failure.as_ref().map(|f| json!({"kind": f.kind, "message": f.message})),
@@ -92,14 +97,18 @@ impl Simulation {
             "language": self.language,
             "tags": self.tags,
             "variables": variables,
+            "unused": self.unused,
         })
     }
 }
 
 /// Returns the playing time of a WAV file in milliseconds from its first
-/// bytes (the RIFF header up to the `data` chunk's size), or `None` when
-/// they are not a WAV header with a byte rate.
-pub fn wav_length_ms(header: &[u8]) -> Option<u64> {
+/// bytes (the RIFF header up to the `data` chunk's size) and the file's
+/// length in bytes, or `None` when they are not a WAV header with a byte
+/// rate. The data size is the smaller of what the header claims and the
+/// bytes the file really has after the header, so a damaged or truncated
+/// file cannot play for longer than its data.
+pub fn wav_length_ms(header: &[u8], file_len: u64) -> Option<u64> {
     if header.get(0..4)? != b"RIFF" || header.get(8..12)? != b"WAVE" {
         return None;
     }
@@ -114,7 +123,9 @@ pub fn wav_length_ms(header: &[u8]) -> Option<u64> {
             byte_rate = Some(u64::from(u32::from_le_bytes(rate.try_into().ok()?)));
         } else if id == b"data" {
             let rate = byte_rate.filter(|r| *r > 0)?;
-            return Some(u64::from(size).saturating_mul(1_000) / rate);
+            let present = file_len.saturating_sub(u64::try_from(body).ok()?);
+            let size = u64::from(size).min(present);
+            return Some(size.saturating_mul(1_000) / rate);
         }
         // Chunks are padded to an even length.
         let padded = usize::try_from(size)
@@ -132,7 +143,7 @@ mod tests {
     fn wav(byte_rate: u32, data_bytes: u32) -> Vec<u8> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(b"RIFF");
-        bytes.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+        bytes.extend_from_slice(&data_bytes.saturating_add(36).to_le_bytes());
         bytes.extend_from_slice(b"WAVEfmt ");
         bytes.extend_from_slice(&16u32.to_le_bytes());
         bytes.extend_from_slice(&1u16.to_le_bytes());
@@ -146,11 +157,32 @@ mod tests {
         bytes
     }
 
+    /// Returns the length of a file with this header and `data_bytes` of data.
+    fn file_len(header: &[u8], data_bytes: u32) -> u64 {
+        header.len() as u64 + u64::from(data_bytes)
+    }
+
     #[test]
     fn wav_length_from_header() {
-        assert_eq!(wav_length_ms(&wav(16_000, 40_000)), Some(2_500));
-        assert_eq!(wav_length_ms(&wav(0, 40_000)), None);
-        assert_eq!(wav_length_ms(b"RIFF....AVI "), None);
-        assert_eq!(wav_length_ms(b""), None);
+        let header = wav(16_000, 40_000);
+        assert_eq!(
+            wav_length_ms(&header, file_len(&header, 40_000)),
+            Some(2_500)
+        );
+        assert_eq!(wav_length_ms(&wav(0, 40_000), 1_000_000), None);
+        assert_eq!(wav_length_ms(b"RIFF....AVI ", 12), None);
+        assert_eq!(wav_length_ms(b"", 0), None);
+    }
+
+    #[test]
+    fn wav_length_limited_to_data_present() {
+        // The header claims 4 GB, but only 10 bytes of data follow it.
+        let header = wav(16_000, u32::MAX);
+        assert_eq!(wav_length_ms(&header, file_len(&header, 10)), Some(0));
+        let header = wav(16_000, u32::MAX);
+        assert_eq!(
+            wav_length_ms(&header, file_len(&header, 32_000)),
+            Some(2_000)
+        );
     }
 }

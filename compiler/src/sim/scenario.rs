@@ -6,16 +6,19 @@
 
 use super::host::Simulation;
 use super::script::{
-    Input, LookupAnswer, QueueAnswer, Script, parse_rating, parse_source_answer, parse_time,
+    self, Input, LookupAnswer, QueueAnswer, Script, parse_rating, parse_source_answer, parse_time,
 };
 use crate::config::yaml::{self, Node, ScalarKind, Value};
 use crate::diag::Span;
+use std::collections::BTreeMap;
 
 /// A parsed scenario file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioFile {
     /// The flow file, relative to the scenario file's folder, when given.
     pub flow: Option<String>,
+    /// The line and column of the `flow:` value, for errors about it.
+    pub flow_at: (usize, usize),
     /// The scenarios in file order.
     pub scenarios: Vec<Scenario>,
 }
@@ -33,6 +36,9 @@ pub struct Scenario {
     pub script: Script,
     /// The expectations.
     pub expect: Expect,
+    /// The line and column of each `call` value by key (`at`, `tz`, `to`,
+    /// `from`), for errors found when the call is set up.
+    pub call_at: BTreeMap<&'static str, (usize, usize)>,
 }
 
 /// The call a scenario makes; what is not given takes the `flowc simulate`
@@ -121,6 +127,17 @@ const SCENARIO_KEYS: [&str; 9] = [
     "expect",
 ];
 const CALL_KEYS: [&str; 5] = ["to", "from", "anonymous", "at", "tz"];
+/// The values of `call.outcome`, as [`crate::vm::Outcome::as_str`] writes them.
+pub const OUTCOMES: [&str; 7] = [
+    "answered",
+    "voicemail",
+    "transferred",
+    "abandoned",
+    "callback",
+    "hangup",
+    "overflow",
+];
+
 const EXPECT_KEYS: [&str; 6] = ["outcome", "error", "language", "tags", "variables", "trace"];
 
 impl Walker<'_> {
@@ -224,14 +241,21 @@ impl Walker<'_> {
                 },
                 _ => None,
             };
-            match joined {
-                Some(line) => lines.push(line),
-                None => {
-                    if let Some(line) = self.text(item, "a trace line") {
-                        lines.push(line);
-                    }
-                }
+            let line = match joined {
+                Some(line) => Some(line),
+                None => self.text(item, "a trace line"),
+            };
+            let Some(line) = line else {
+                continue;
+            };
+            if line.trim().is_empty() {
+                self.problem(
+                    item,
+                    String::from("an expected trace line is empty; write the step to look for, such as `play \"closed\"`, or remove the line"),
+                );
+                continue;
             }
+            lines.push(line);
         }
         lines
     }
@@ -255,12 +279,16 @@ impl Walker<'_> {
     fn file(&mut self, root: &Node) -> ScenarioFile {
         let mut parsed = ScenarioFile {
             flow: None,
+            flow_at: (1, 1),
             scenarios: Vec::new(),
         };
         let mut has_scenarios = false;
         for (key, value) in self.entries(root, "the scenario file", &FILE_KEYS) {
             match key.as_str() {
-                "flow" => parsed.flow = self.text(value, "`flow`"),
+                "flow" => {
+                    parsed.flow = self.text(value, "`flow`");
+                    parsed.flow_at = line_column(self.text, value.span);
+                }
                 _ => {
                     has_scenarios = true;
                     let Value::Seq(items) = &value.value else {
@@ -270,10 +298,26 @@ impl Walker<'_> {
                         );
                         continue;
                     };
+                    if items.is_empty() {
+                        self.problem(
+                            value,
+                            String::from("no scenarios: the `scenarios:` list is empty; add at least one scenario"),
+                        );
+                    }
                     for item in items {
-                        if let Some(scenario) = self.scenario(item) {
-                            parsed.scenarios.push(scenario);
+                        let Some(scenario) = self.scenario(item) else {
+                            continue;
+                        };
+                        if let Some(first) =
+                            parsed.scenarios.iter().find(|s| s.name == scenario.name)
+                        {
+                            let message = format!(
+                                "scenario name `{}` is already used on line {}; give each scenario its own name",
+                                scenario.name, first.line
+                            );
+                            self.problem(item, message);
                         }
+                        parsed.scenarios.push(scenario);
                     }
                 }
             }
@@ -294,6 +338,7 @@ impl Walker<'_> {
             call: CallSpec::default(),
             script: Script::default(),
             expect: Expect::default(),
+            call_at: BTreeMap::new(),
         };
         let mut named = false;
         for (key, value) in self.entries(node, "a scenario", &SCENARIO_KEYS) {
@@ -301,11 +346,25 @@ impl Walker<'_> {
                 "name" => {
                     named = true;
                     scenario.name = self.text(value, "`name`").unwrap_or_default();
+                    if scenario.name.trim().is_empty() {
+                        self.problem(
+                            value,
+                            String::from(
+                                "a scenario's `name` is empty; name what the scenario checks",
+                            ),
+                        );
+                    }
                 }
-                "call" => scenario.call = self.call(value),
+                "call" => {
+                    scenario.call = self.call(value);
+                    scenario.call_at = self.call_places(value);
+                }
                 "crm" => {
-                    if let Some(answer) = self.parsed(value, "`crm`", LookupAnswer::parse) {
-                        scenario.script.lookups.insert(String::from("crm"), answer);
+                    if let Some(answer) = self.parsed(value, "`crm`", LookupAnswer::parse)
+                        && let Err(message) =
+                            script::add_lookup(&mut scenario.script, "crm", answer)
+                    {
+                        self.problem(value, message);
                     }
                 }
                 "lookups" => self.lookups(value, &mut scenario.script),
@@ -363,6 +422,21 @@ impl Walker<'_> {
         call
     }
 
+    /// Returns the line and column of each value of `call`.
+    fn call_places(&self, node: &Node) -> BTreeMap<&'static str, (usize, usize)> {
+        let mut places = BTreeMap::new();
+        let Value::Map(pairs) = &node.value else {
+            return places;
+        };
+        for (key, value) in pairs {
+            let name = key.scalar().map(|s| s.text.as_str()).unwrap_or_default();
+            if let Some(known) = CALL_KEYS.iter().find(|k| **k == name) {
+                places.insert(*known, line_column(self.text, value.span));
+            }
+        }
+        places
+    }
+
     fn lookups(&mut self, node: &Node, script: &mut Script) {
         let Value::Map(pairs) = &node.value else {
             self.problem(
@@ -383,7 +457,9 @@ impl Walker<'_> {
             };
             match parse_source_answer(&format!("{source}={answer}")) {
                 Ok((source, answer)) => {
-                    script.lookups.insert(source, answer);
+                    if let Err(message) = script::add_lookup(script, &source, answer) {
+                        self.problem(value, message);
+                    }
                 }
                 Err(message) => self.problem(value, message),
             }
@@ -394,7 +470,18 @@ impl Walker<'_> {
         let mut expect = Expect::default();
         for (key, value) in self.entries(node, "`expect`", &EXPECT_KEYS) {
             match key.as_str() {
-                "outcome" => expect.outcome = self.text(value, "`outcome`"),
+                "outcome" => {
+                    expect.outcome = self.text(value, "`outcome`");
+                    if let Some(outcome) = &expect.outcome
+                        && !OUTCOMES.contains(&outcome.as_str())
+                    {
+                        let message = format!(
+                            "invalid `outcome` `{outcome}`; expected one of {}",
+                            OUTCOMES.join(", ")
+                        );
+                        self.problem(value, message);
+                    }
+                }
                 "error" => expect.error = self.text(value, "`error`"),
                 "language" => expect.language = self.text(value, "`language`"),
                 "tags" => {
@@ -435,23 +522,26 @@ pub fn split_line(line: &str) -> (Option<&str>, Option<&str>, &str) {
     let mut rest = line.trim();
     let mut offset = None;
     let mut place = None;
-    if let Some((first, after)) = rest.split_once(char::is_whitespace)
-        && first.starts_with('+')
-        && first.len() > 1
-        && first[1..]
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
-    {
+    let (first, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if is_offset(first) {
         offset = Some(first);
         rest = after.trim_start();
     }
-    if let Some((first, after)) = rest.split_once(char::is_whitespace)
-        && is_place(first)
-    {
+    let (first, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    if is_place(first) {
         place = Some(first);
         rest = after.trim_start();
     }
     (offset, place, rest)
+}
+
+fn is_offset(word: &str) -> bool {
+    word.strip_prefix('+').is_some_and(|time| {
+        !time.is_empty()
+            && time
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
+    })
 }
 
 fn is_place(word: &str) -> bool {
@@ -471,39 +561,95 @@ pub fn line_matches(expected: &str, actual: &str) -> bool {
         && text.starts_with(want_text)
 }
 
+/// One expectation a simulation did not meet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// The expectation that differs: `error`, `outcome`, `language`, `tags`, `variable`
+    /// or `trace`.
+    pub kind: &'static str,
+    /// The variable's name, for `variable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The expected value: a text, a list of tags or of trace
+    /// lines.
+    pub expected: serde_json::Value,
+    /// The actual value, in the same form; `null` when there is
+    /// nothing, such as no error or no such variable.
+    pub actual: serde_json::Value,
+    /// The readable block `flowc test` prints.
+    pub text: String,
+}
+
+impl Mismatch {
+    fn new(
+        kind: &'static str,
+        expected: serde_json::Value,
+        actual: serde_json::Value,
+        text: String,
+    ) -> Mismatch {
+        Mismatch {
+            kind,
+            name: None,
+            expected,
+            actual,
+            text,
+        }
+    }
+}
+
 /// Checks a simulation against a scenario's expectations. Returns one
-/// readable block per failed expectation.
-pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) -> Vec<String> {
+/// mismatch per failed expectation.
+pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) -> Vec<Mismatch> {
+    use serde_json::json;
     let mut failures = Vec::new();
-    match (&simulation.failure, &expect.error) {
-        (Some(failure), Some(wanted)) if !failure.message.contains(wanted.as_str()) => {
-            failures.push(format!(
-                "error:\n  expected a message containing: {wanted}\n  actual: {}",
-                failure.message
+    let actual_error = simulation.failure.as_ref().map(|f| f.message.clone());
+    match (&actual_error, &expect.error) {
+        (Some(actual), Some(wanted)) if !actual.contains(wanted.as_str()) => {
+            failures.push(Mismatch::new(
+                "error",
+                json!(wanted),
+                json!(actual),
+                format!("error:\n  expected a message containing: {wanted}\n  actual: {actual}"),
             ));
         }
-        (Some(failure), None) => {
-            failures.push(format!("the call stopped with an error: {}", failure.message));
-        }
-        (None, Some(wanted)) => failures.push(format!(
-            "error:\n  expected a message containing: {wanted}\n  actual: the call finished without an error"
+        (Some(actual), None) => failures.push(Mismatch::new(
+            "error",
+            serde_json::Value::Null,
+            json!(actual),
+            format!("the call stopped with an error: {actual}"),
+        )),
+        (None, Some(wanted)) => failures.push(Mismatch::new(
+            "error",
+            json!(wanted),
+            serde_json::Value::Null,
+            format!(
+                "error:\n  expected a message containing: {wanted}\n  actual: the call finished without an error"
+            ),
         )),
         _ => {}
     }
     if let Some(wanted) = &expect.outcome {
         let actual = simulation.outcome.map_or("none", |o| o.as_str());
         if actual != wanted {
-            failures.push(format!(
-                "outcome:\n  expected: {wanted}\n  actual:   {actual}"
+            failures.push(Mismatch::new(
+                "outcome",
+                json!(wanted),
+                json!(actual),
+                format!("outcome:\n  expected: {wanted}\n  actual:   {actual}"),
             ));
         }
     }
     if let Some(wanted) = &expect.language
         && *wanted != simulation.language
     {
-        failures.push(format!(
-            "language:\n  expected: {wanted}\n  actual:   {}",
-            simulation.language
+        failures.push(Mismatch::new(
+            "language",
+            json!(wanted),
+            json!(simulation.language),
+            format!(
+                "language:\n  expected: {wanted}\n  actual:   {}",
+                simulation.language
+            ),
         ));
     }
     if let Some(wanted) = &expect.tags {
@@ -512,10 +658,15 @@ pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) 
         let mut actual = simulation.tags.clone();
         actual.sort();
         if wanted_sorted != actual {
-            failures.push(format!(
-                "tags:\n  expected: {}\n  actual:   {}",
-                show_list(wanted),
-                show_list(&simulation.tags)
+            failures.push(Mismatch::new(
+                "tags",
+                json!(wanted),
+                json!(simulation.tags),
+                format!(
+                    "tags:\n  expected: {}\n  actual:   {}",
+                    show_list(wanted),
+                    show_list(&simulation.tags)
+                ),
             ));
         }
     }
@@ -525,18 +676,24 @@ pub fn check(expect: &Expect, simulation: &Simulation, actual_lines: &[String]) 
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str());
-        match actual {
-            Some(actual) if actual == wanted => {}
-            Some(actual) => failures.push(format!(
-                "variable {name}:\n  expected: {wanted}\n  actual:   {actual}"
-            )),
-            None => failures.push(format!(
+        let text = match actual {
+            Some(actual) if actual == wanted => continue,
+            Some(actual) => format!("variable {name}:\n  expected: {wanted}\n  actual:   {actual}"),
+            None => format!(
                 "variable {name}:\n  expected: {wanted}\n  actual:   the flow has no visible variable `{name}`"
-            )),
-        }
+            ),
+        };
+        let mut mismatch = Mismatch::new("variable", json!(wanted), json!(actual), text);
+        mismatch.name = Some(name.clone());
+        failures.push(mismatch);
     }
     if let Some(diff) = trace_diff(&expect.trace, actual_lines) {
-        failures.push(diff);
+        failures.push(Mismatch::new(
+            "trace",
+            json!(expect.trace),
+            json!(actual_lines),
+            diff,
+        ));
     }
     failures
 }
@@ -625,6 +782,7 @@ mod tests {
         assert!(parsed.is_ok(), "{parsed:?}");
         let file = parsed.unwrap_or(ScenarioFile {
             flow: None,
+            flow_at: (1, 1),
             scenarios: Vec::new(),
         });
         assert_eq!(file.flow.as_deref(), Some("support.flow"));

@@ -5,6 +5,47 @@
 use crate::config::parse_duration;
 use std::collections::BTreeMap;
 
+/// The longest scripted time, in milliseconds: the 24 hours a simulated
+/// call may last, so a script cannot be what stops it.
+pub const MAX_SCRIPTED_MS: u64 = super::host::MAX_CALL_MS;
+
+/// Parses a scripted time such as `2s` or `1m30s` into milliseconds. The
+/// error explains why the text is not one, for a message about the value
+/// around it.
+pub fn scripted_ms(text: &str) -> Result<u64, String> {
+    let too_large = || {
+        format!(
+            "`{text}` is too large; a scripted time is at most {}",
+            super::trace::format_duration(MAX_SCRIPTED_MS)
+        )
+    };
+    match parse_duration(text) {
+        Some(ms) if ms > MAX_SCRIPTED_MS => Err(too_large()),
+        Some(ms) => Ok(ms),
+        None if is_duration_form(text) => Err(too_large()),
+        None => Err(format!("`{text}` is not a duration")),
+    }
+}
+
+/// Returns true when the text is written like a duration, such as
+/// `99999999999999999999h`, even when its value does not fit.
+fn is_duration_form(text: &str) -> bool {
+    let mut shrunk = String::new();
+    let mut in_digits = false;
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                shrunk.push('1');
+            }
+            in_digits = true;
+        } else {
+            shrunk.push(c);
+            in_digits = false;
+        }
+    }
+    parse_duration(&shrunk).is_some()
+}
+
 /// Milliseconds between the ask and the first key when an input gives no
 /// time.
 pub const DEFAULT_KEY_DELAY_MS: u64 = 1_000;
@@ -78,10 +119,8 @@ impl Input {
             None => (text, Timing::After(DEFAULT_KEY_DELAY_MS)),
             Some((keys, "prompt")) => (keys, Timing::DuringPrompt),
             Some((keys, delay)) => {
-                let ms = parse_duration(delay).ok_or_else(|| {
-                    format!(
-                        "invalid input `{text}`: `{delay}` is not a duration; write `@2s`, `@500ms` or `@prompt`"
-                    )
+                let ms = scripted_ms(delay).map_err(|why| {
+                    format!("invalid input `{text}`: {why}; write `@2s`, `@500ms` or `@prompt`")
                 })?;
                 (keys, Timing::After(ms))
             }
@@ -101,6 +140,9 @@ impl Input {
 fn is_dtmf(c: char) -> bool {
     c.is_ascii_digit() || c == '*' || c == '#'
 }
+
+/// The lookup answers written without fields.
+const ANSWER_WORDS: [&str; 4] = ["found", "missing", "error", "timeout"];
 
 /// How a lookup source answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,13 +180,19 @@ impl LookupAnswer {
     /// answer takes.
     pub fn parse(text: &str) -> Result<LookupAnswer, String> {
         let text = text.trim();
+        // The text after the last `@` is the latency only when it reads as
+        // a time or follows a bare answer word, so a field value such as
+        // `email=a@b.com` stays a value.
         let (body, latency_ms) = match text.rsplit_once('@') {
-            Some((body, delay)) => {
-                let ms = parse_duration(delay).ok_or_else(|| {
-                    format!("invalid lookup answer `{text}`: `{delay}` is not a duration, such as `300ms`")
-                })?;
-                (body, Some(ms))
-            }
+            Some((body, delay)) => match scripted_ms(delay) {
+                Ok(ms) => (body, Some(ms)),
+                Err(why) if is_duration_form(delay) || ANSWER_WORDS.contains(&body) => {
+                    return Err(format!(
+                        "invalid lookup answer `{text}`: {why}, such as `300ms`"
+                    ));
+                }
+                Err(_) => (text, None),
+            },
             None => (text, None),
         };
         let kind = match body {
@@ -179,6 +227,11 @@ fn parse_fields(text: &str, fields: &str) -> Result<Vec<(String, String)>, Strin
                 "invalid lookup answer `{text}`: `{name}` is not a field name"
             ));
         }
+        if parsed.iter().any(|(seen, _)| seen == name) {
+            return Err(format!(
+                "invalid lookup answer `{text}`: field `{name}` is given twice; give each field once"
+            ));
+        }
         parsed.push((name.to_string(), value.trim().to_string()));
     }
     Ok(parsed)
@@ -195,9 +248,28 @@ pub fn parse_source_answer(text: &str) -> Result<(String, LookupAnswer), String>
     Ok((source.trim().to_string(), LookupAnswer::parse(answer)?))
 }
 
+/// Adds the answer of one lookup source to a script, rejecting a second
+/// answer for the same source, such as both `--crm` and `--lookup crm=...`.
+pub fn add_lookup(script: &mut Script, source: &str, answer: LookupAnswer) -> Result<(), String> {
+    if script.lookups.contains_key(source) {
+        let how = if source == "crm" {
+            ", by `crm` and `lookups: {crm: ...}` or by `--crm` and `--lookup crm=...`"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "the answer of lookup source `{source}` is given twice{how}; give one answer per source"
+        ));
+    }
+    script.lookups.insert(source.to_string(), answer);
+    Ok(())
+}
+
 /// How one queue wait ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueAnswer {
+    /// The outcome as written, for messages.
+    pub text: String,
     /// The queue it applies to, or `None` for any queue.
     pub queue: Option<String>,
     /// The outcome.
@@ -250,16 +322,35 @@ impl QueueAnswer {
                 "invalid queue outcome `{text}`: {why}; write `answered:alice@45s+3m`, `callback`, `max-wait`, `full`, `no-agents` or `abandoned@30s`, optionally after `QUEUE=`"
             )
         };
-        let duration =
-            |d: &str| parse_duration(d).ok_or_else(|| invalid(&format!("`{d}` is not a duration")));
+        let duration = |d: &str| scripted_ms(d).map_err(|why| invalid(&why));
         let (word, rest) = body
             .find([':', '@', '+'])
             .map_or((body, ""), |at| body.split_at(at));
         let outcome = match word {
             "answered" => {
-                let (before_talk, talk) = rest.split_once('+').unwrap_or((rest, ""));
-                let (agent, wait) = before_talk.split_once('@').unwrap_or((before_talk, ""));
-                let agent = agent.strip_prefix(':').unwrap_or(agent);
+                let (before_talk, talk) = match rest.split_once('+') {
+                    Some((_, "")) => {
+                        return Err(invalid("`+` needs a talk time after it, such as `+3m`"));
+                    }
+                    Some(split) => split,
+                    None => (rest, ""),
+                };
+                let (agent, wait) = match before_talk.split_once('@') {
+                    Some((_, "")) => {
+                        return Err(invalid("`@` needs a wait after it, such as `@45s`"));
+                    }
+                    Some(split) => split,
+                    None => (before_talk, ""),
+                };
+                let agent = match agent.strip_prefix(':') {
+                    Some("") => {
+                        return Err(invalid(
+                            "`:` needs an agent name after it, such as `:alice`",
+                        ));
+                    }
+                    Some(agent) => agent,
+                    None => agent,
+                };
                 QueueAnswerKind::Answered {
                     agent: if agent.is_empty() {
                         String::from("agent")
@@ -303,7 +394,11 @@ impl QueueAnswer {
             "no-agents" => QueueAnswerKind::NoAgents,
             _ => return Err(invalid(&format!("`{word}` is not a queue outcome"))),
         };
-        Ok(QueueAnswer { queue, outcome })
+        Ok(QueueAnswer {
+            text: text.to_string(),
+            queue,
+            outcome,
+        })
     }
 }
 
@@ -319,8 +414,10 @@ pub fn parse_rating(text: &str) -> Result<u8, String> {
 
 /// Parses a duration such as `45s` or `1m30s`, for options that take one.
 pub fn parse_time(what: &str, text: &str) -> Result<u64, String> {
-    parse_duration(text.trim()).ok_or_else(|| {
-        format!("invalid {what} `{text}`: write a duration such as `45s`, `1m30s` or `500ms`")
+    scripted_ms(text.trim()).map_err(|why| {
+        format!(
+            "invalid {what} `{text}`: {why}; write a duration such as `45s`, `1m30s` or `500ms`"
+        )
     })
 }
 
@@ -415,6 +512,10 @@ mod tests {
             Ok(QueueAnswerKind::NoAgents)
         );
         assert!(QueueAnswer::parse("abandoned").is_err());
+        assert!(QueueAnswer::parse("answered:@5s").is_err());
+        assert!(QueueAnswer::parse("answered:alice@45s+").is_err());
+        assert!(QueueAnswer::parse("answered:alice@").is_err());
+        assert!(QueueAnswer::parse("answered:").is_err());
         assert!(QueueAnswer::parse("full@3s").is_err());
         assert!(QueueAnswer::parse("lost").is_err());
     }

@@ -18,8 +18,7 @@ use serde_json::json;
 pub struct Step {
     /// Milliseconds since the call started.
     pub at_ms: u64,
-    /// `file:line` of the statement, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `file:line` of the statement, when known; `null` in JSON otherwise.
     pub place: Option<String>,
     /// The kind of step, such as `play` or `branch`; stable for tools.
     pub event: &'static str,
@@ -47,11 +46,28 @@ impl Step {
         format!(
             "{:>9}  {place:<18}  {}",
             format_offset(self.at_ms),
-            self.text
+            escape_controls(&self.text)
         )
         .trim_end()
         .to_string()
     }
+}
+
+/// Escapes newlines and other control characters, which scripted values
+/// may contain, so each step stays on one line: `\n`, `\r`, `\t`, or
+/// `\u{1b}` for the others.
+pub fn escape_controls(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if c.is_control() => escaped.push_str(&c.escape_unicode().to_string()),
+            c => escaped.push(c),
+        }
+    }
+    escaped
 }
 
 /// Formats a time offset as `+M:SS.t`, or `+H:MM:SS.t` from an hour on.
@@ -98,6 +114,9 @@ pub fn value_text(value: &Value) -> String {
     match value {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        Value::Text(t) | Value::Digits(t) | Value::Language(t) if t.is_empty() => {
+            String::from(EMPTY)
+        }
         Value::Text(t) | Value::Digits(t) | Value::Language(t) => t.clone(),
         Value::NoInput => String::from("no input"),
         Value::Duration(ms) => format_duration(*ms),
@@ -107,6 +126,9 @@ pub fn value_text(value: &Value) -> String {
         Value::Contact(None) => String::from("missing"),
     }
 }
+
+/// The text shown for an empty text, digits or language value.
+pub const EMPTY: &str = "(empty)";
 
 /// Formats a value for a `name = value` list: texts quoted.
 fn quoted_value(value: &Value) -> String {
