@@ -10,7 +10,7 @@ use super::validate;
 use crate::bytecode::{Const, Module, ProbeId, ScheduleId, Type, UnitOp};
 use crate::vm::{
     Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome,
-    RangeSource, Reply, RunError, TraceLevel, Value, Verdict, VerdictReason,
+    RangeSource, Reply, TraceLevel, Value, Verdict, VerdictReason,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -239,7 +239,7 @@ impl Host<'_> {
             let effect = match result {
                 Ok(effect) => effect,
                 Err(error) => {
-                    let message = error_message(&error);
+                    let message = error.to_string();
                     self.push(
                         "error",
                         format!("error: {message}"),
@@ -992,21 +992,6 @@ impl Host<'_> {
             reply: Reply::Rating(rating),
             elapsed_ms,
         }
-    }
-}
-
-/// Returns a runtime error's message, with `1 instruction` in the singular
-/// for a budget of one.
-fn error_message(error: &RunError) -> String {
-    match error {
-        RunError::Budget {
-            flow,
-            budget: 1,
-            place,
-        } => format!(
-            "flow `{flow}` ran 1 instruction without waiting for the caller or the network, at {place}; it is probably looping"
-        ),
-        other => other.to_string(),
     }
 }
 

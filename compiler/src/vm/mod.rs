@@ -259,7 +259,8 @@ pub struct Contact {
 pub enum RunError {
     /// Too many instructions ran between two effects.
     #[error(
-        "flow `{flow}` ran {budget} instructions without waiting for the caller or the network, at {place}; it is probably looping"
+        "flow `{flow}` ran {budget} instruction{plural} without waiting for the caller or the network, at {place}; it is probably looping",
+        plural = if *budget == 1 { "" } else { "s" }
     )]
     Budget {
         /// The flow.
