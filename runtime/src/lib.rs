@@ -1,0 +1,5 @@
+//! flowd, the Tok telephony runtime: answers SIP calls and runs the
+//! compiled flows of `flowc`.
+
+pub mod media;
+pub mod sip;

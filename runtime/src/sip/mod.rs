@@ -1,0 +1,8 @@
+//! SIP for flowd: Tok's own message parser, transports, transactions and
+//! the UAS core the call layer plugs into.
+
+pub mod header;
+pub mod message;
+pub mod parse;
+#[cfg(test)]
+mod tests;
