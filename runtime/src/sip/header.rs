@@ -189,6 +189,7 @@ impl NameAddr {
                     Some(at) => rest.split_at(at),
                     None => (rest, ""),
                 };
+                let uri = uri.trim_end();
                 if uri.contains(['?', ',', ' ', '<', '>', '"']) {
                     return Err(format!("a URI with `?` or `,` needs `<>` in `{value}`"));
                 }
@@ -320,16 +321,17 @@ impl Uri {
             }
             _ => return Ok(Uri::Other(text.to_string())),
         };
-        let (rest, has_headers) = match rest.split_once('?') {
-            Some((rest, _)) => (rest, true),
-            None => (rest, false),
-        };
+        // The user part may contain `?` and `;`, so it is cut off first.
         let (user, host_part) = match rest.rsplit_once('@') {
-            Some((user, host)) => (
-                Some(percent_decode(user.split(':').next().unwrap_or(""))),
-                host,
-            ),
+            Some((user, host)) => {
+                let user = user.split(':').next().unwrap_or_default();
+                (Some(percent_decode(user)), host)
+            }
             None => (None, rest),
+        };
+        let (host_part, has_headers) = match host_part.split_once('?') {
+            Some((host_part, _)) => (host_part, true),
+            None => (host_part, false),
         };
         let host_port = host_part.split(';').next().unwrap_or_default();
         let (host, port) = parse_host_port(host_port).map_err(|_| invalid())?;

@@ -31,6 +31,15 @@ impl Headers {
         });
     }
 
+    /// Inserts a header row before every other row.
+    pub fn insert_first(&mut self, name: &str, value: impl Into<String>) {
+        let header = Header {
+            name: canonical_name(name),
+            value: value.into(),
+        };
+        self.0.insert(0, header);
+    }
+
     /// Returns the value of the first row named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.rows(name).next().map(|h| h.value.as_str())

@@ -293,7 +293,11 @@ fn check_request(request: &Request) -> Result<(), String> {
         ));
     }
     if let Some(value) = request.headers.get("Max-Forwards") {
-        let valid = value.len() <= 3 && value.parse::<u8>().is_ok();
+        // Leading zeros are allowed (`0068` is 68); the value fits a byte.
+        let digits = value.trim_start_matches('0');
+        let valid = value.bytes().all(|b| b.is_ascii_digit())
+            && !value.is_empty()
+            && (digits.is_empty() || digits.parse::<u8>().is_ok());
         if !valid {
             return Err(format!("invalid Max-Forwards `{value}`"));
         }
