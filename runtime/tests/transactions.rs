@@ -357,3 +357,38 @@ async fn bye_in_dialog_gets_final_response() {
         .map(|r| r.map(|response| response.status).ok());
     assert_eq!(result.ok().flatten(), Some(200));
 }
+
+#[tokio::test]
+async fn ok_retransmitted_until_ack_delivered() {
+    let (endpoint, mut events, server, _) = start(false, 8).await;
+    let (socket, port) = udp_client().await;
+    let via = format!("SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKok1;rport");
+    let _ = socket
+        .send_to(&request("INVITE", "100", "ok1", &via, ""), server)
+        .await;
+    assert_eq!(receive(&socket).await.status, 100);
+    let incoming = next_request(&mut events).await;
+    endpoint.respond(
+        &incoming.key,
+        incoming.request.response(200, Some(&incoming.to_tag)),
+    );
+    let first = receive(&socket).await;
+    assert_eq!(first.status, 200);
+    let again = receive(&socket).await;
+    assert_eq!(again.status, 200, "the 2xx is retransmitted until ACK");
+
+    // The ACK of a 2xx is a new transaction with its own branch.
+    let to = first.headers.get("To").unwrap_or_default();
+    let ack_via = format!("SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKok1ack;rport");
+    let ack = String::from_utf8_lossy(&request("ACK", "100", "ok1", &ack_via, ""))
+        .replace("To: <sip:100@127.0.0.1>", &format!("To: {to}"));
+    let _ = socket.send_to(ack.as_bytes(), server).await;
+    let delivered = loop {
+        match events.recv().await {
+            Some(UasEvent::Ack(ack)) => break ack,
+            Some(_) => {}
+            None => unreachable!("the endpoint stopped"),
+        }
+    };
+    assert_eq!(delivered.headers.get("Call-ID"), Some("ok1"));
+}
