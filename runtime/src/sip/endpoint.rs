@@ -317,7 +317,7 @@ impl Core {
             transaction.state = State::Confirmed;
         }
         self.schedule(key, TimerKind::Forget, Duration::ZERO);
-        let _ = self.events.try_send(UasEvent::Ack(ack.clone()));
+        self.notify(UasEvent::Ack(ack.clone()));
     }
 
     async fn open(&mut self, key: Key, request: Request, source: Source) {
@@ -402,7 +402,7 @@ impl Core {
             key: invite_key,
             call_id,
         };
-        let _ = self.events.try_send(event);
+        self.notify(event);
     }
 
     async fn respond(&mut self, key: &Key, response: Response) {
@@ -522,7 +522,7 @@ impl Core {
         if accepted {
             self.accepted.remove(&(call_id.clone(), number));
             tracing::warn!(%call_id, "no ACK for the 2xx answer within 64*T1");
-            let _ = self.events.try_send(UasEvent::AckTimeout { key, call_id });
+            self.notify(UasEvent::AckTimeout { key, call_id });
         }
     }
 
@@ -579,6 +579,14 @@ impl Core {
         }
         if let Some(client) = self.client.remove(&branch) {
             let _ = client.reply.send(Ok(response));
+        }
+    }
+
+    /// Passes an event to the call layer; a full queue loses it, so that
+    /// is logged with the event.
+    fn notify(&self, event: UasEvent) {
+        if let Err(error) = self.events.try_send(event) {
+            tracing::warn!(event = ?error.into_inner(), "the call layer's queue is full; event lost");
         }
     }
 
