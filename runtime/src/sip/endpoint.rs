@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Seconds a caller is told to wait in `Retry-After` when the server is
-/// overloaded or shutting down.
+/// The `Retry-After` value, in seconds, of 503 responses sent when the
+/// server is overloaded or shutting down.
 const RETRY_AFTER_SECONDS: u32 = 5;
 
-/// How the endpoint listens and times its transactions.
+/// The listeners and transaction timers of an endpoint.
 #[derive(Clone, Debug)]
 pub struct EndpointConfig {
     /// Addresses to listen on; port 0 picks a free port.
@@ -37,7 +37,7 @@ pub struct EndpointConfig {
     pub queue: usize,
 }
 
-/// Why a request sent by the server got no final response.
+/// The failure of a request sent by the server.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// Timer F fired: no final response within 64*T1.
@@ -246,7 +246,7 @@ impl Core {
         }
     }
 
-    /// Answers an invalid request statelessly; an invalid ACK is dropped
+    /// Responds to an invalid request statelessly; an invalid ACK is dropped
     /// because ACK gets no response.
     async fn reject(&mut self, request: Request, status: u16, reason: String, source: Source) {
         tracing::debug!(peer = %source.remote, %reason, status, "rejected an invalid request");
@@ -355,7 +355,7 @@ impl Core {
             },
         };
         if let Err(error) = self.events.try_send(UasEvent::Request(incoming)) {
-            tracing::warn!(%error, "the call layer is not taking requests; answering 503");
+            tracing::warn!(%error, "the call layer is not taking requests; responding 503");
             let request = match error {
                 mpsc::error::TrySendError::Full(UasEvent::Request(i))
                 | mpsc::error::TrySendError::Closed(UasEvent::Request(i)) => i.request,
@@ -421,6 +421,7 @@ impl Core {
             );
             return;
         }
+
         let bytes = response.to_bytes();
         let target = transaction.target;
         transaction.last_response = Some(bytes.clone());
@@ -447,6 +448,7 @@ impl Core {
         if status < 200 {
             return;
         }
+
         let unreliable = target.transport == Transport::Udp;
         if let Some(id) = accepted_id {
             self.accepted.insert(id, key.clone());
@@ -521,7 +523,7 @@ impl Core {
         self.server.remove(&key);
         if accepted {
             self.accepted.remove(&(call_id.clone(), number));
-            tracing::warn!(%call_id, "no ACK for the 2xx answer within 64*T1");
+            tracing::warn!(%call_id, "no ACK for the 2xx response within 64*T1");
             self.notify(UasEvent::AckTimeout { key, call_id });
         }
     }
@@ -634,8 +636,9 @@ impl HasHeaders for Response {
     }
 }
 
-/// Returns 16 hex digits that differ per call and per process, for tags
-/// and branches (RFC 3261 section 19.3 asks for 32 random bits at least).
+/// Returns 16 hex digits for tags and branches: SipHash of a counter under
+/// the random per-process keys of `RandomState`, so values are unique and
+/// hard to guess (RFC 3261 section 19.3 requires 32 random bits or more).
 pub fn random_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
