@@ -281,7 +281,11 @@ impl Core {
         };
         if let Some(transaction) = self.server.get_mut(&key) {
             if request.method != "ACK" {
-                let last = transaction.last_response.clone();
+                // In Confirmed, retransmissions are absorbed (section 17.2.1).
+                let last = match transaction.state {
+                    State::Confirmed => None,
+                    _ => transaction.last_response.clone(),
+                };
                 let target = transaction.target;
                 if let Some(bytes) = last {
                     self.send(&target, bytes).await;
