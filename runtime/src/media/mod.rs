@@ -3,5 +3,9 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod ports;
+pub mod prompt;
+pub mod record;
 pub mod rtp;
 pub mod sdp;
+pub mod session;

@@ -179,6 +179,18 @@ impl RtpSender {
         self.ssrc
     }
 
+    /// Returns the sequence number of the next packet.
+    pub fn next_sequence(&self) -> u16 {
+        self.next_sequence
+    }
+
+    /// Restarts slot numbering for a new packet size: slot 0 then carries
+    /// `first_timestamp`. The SSRC and sequence numbers continue.
+    pub fn restart(&mut self, first_timestamp: u32, samples: u32) {
+        self.first_timestamp = first_timestamp;
+        self.samples_per_packet = samples;
+    }
+
     /// Returns the samples carried by one packet.
     pub fn samples_per_packet(&self) -> u32 {
         self.samples_per_packet
