@@ -283,18 +283,15 @@ async fn key_stops_prompt_with_barge_in() {
             interrupted: true
         }
     );
-    // Packets already in flight may still carry the prompt; after them the
-    // stream continues with silence and without a break.
-    let after = peer.receive_many(25).await;
+    // Packets already in flight may still carry the prompt; a second later
+    // the stream is silence and has had no break.
+    let after = peer.receive_many(50).await;
     assert!(
-        after[15..]
+        after[40..]
             .iter()
             .all(|packet| packet.payload.iter().all(|code| *code == 0xFF))
     );
-    let mut all = before;
-    all.extend(after);
-    let first_after = all.len() - 25;
-    assert_continuous(&all[first_after..], 160);
+    assert_continuous(&after, 160);
     session.finish().await.unwrap();
 }
 
@@ -522,7 +519,7 @@ async fn invalid_datagrams_are_counted() {
         .send_to(&[0x80, 201, 0, 1, 0, 0, 0, 1], rtcp)
         .await
         .unwrap();
-    // A large datagram is received whole.
+    // A packet far larger than one 20 ms frame is accepted.
     let header = RtpHeader {
         marker: false,
         payload_type: 0,
@@ -530,7 +527,7 @@ async fn invalid_datagrams_are_counted() {
         timestamp: 1,
         ssrc: 1,
     };
-    peer.send(media, header, &vec![0xFF; 1400]).await;
+    peer.send(media, header, &vec![0xFF; 60_000]).await;
     let mut sequence = 10;
     peer.press(media, 101, 0, 1000, &mut sequence).await;
     assert_eq!(

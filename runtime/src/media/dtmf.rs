@@ -7,7 +7,7 @@ use flowc::bytecode::Key;
 /// earlier event (reordered behind a newer one) is still recognised.
 const RECENT_EVENTS: usize = 4;
 
-/// Why a telephone-event payload or an INFO body gave no key.
+/// An error reading a key from a telephone-event payload or an INFO body.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DtmfError {
     /// A telephone-event payload shorter than 4 bytes.
@@ -82,7 +82,7 @@ struct CurrentEvent {
 /// is reported on the first packet with a new timestamp, and the updates
 /// and the three end packets that follow are ignored however many arrive.
 /// A key held longer than the 16-bit duration field is sent as several
-/// segments (RFC 4733 section 2.5.1.3); a segment that starts where the
+/// segments (RFC 4733 section 2.5.1.3). A segment that starts where the
 /// unfinished previous one ended continues the same key press.
 #[derive(Clone, Debug, Default)]
 pub struct EventReceiver {

@@ -92,7 +92,7 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
     let sign = if value < 0 { 0x80 } else { 0x00 };
     let magnitude = value.abs().min(ULAW_CLIP) + ULAW_BIAS;
     // The biased magnitude is at least 0x84, so its highest set bit is bit 7
-    // or above; that bit's position minus 7 is the segment number.
+    // or above. That bit's position minus 7 is the segment number.
     let highest_bit = 31 - magnitude.leading_zeros() as i32;
     let segment = (highest_bit - 7).clamp(0, 7);
     let mantissa = (magnitude >> (segment + 3)) & 0x0F;

@@ -8,12 +8,12 @@ use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// Why no port pair could be bound.
+/// An error binding a port pair.
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
-    /// The configured range holds no even port with an odd port above it.
+    /// The configured range contains no even port with an odd port above it.
     #[error(
-        "RTP port range {start}-{end} holds no even/odd port pair; \
+        "RTP port range {start}-{end} contains no even/odd port pair; \
          give a range such as 20000-29999"
     )]
     EmptyRange {
@@ -129,8 +129,8 @@ impl PortPool {
         self.state.in_use.load(Ordering::Relaxed)
     }
 
-    /// Leases a pair and binds both ports on `ip`. A pair that another
-    /// program holds goes back to the end of the queue and the next is
+    /// Leases a pair and binds both ports on `ip`. A pair in use by another
+    /// program goes back to the end of the queue and the next is
     /// tried, so each free pair is tried at most once. Must run inside a
     /// tokio runtime.
     pub fn bind(&self, ip: IpAddr) -> Result<BoundPorts, PortError> {
@@ -205,7 +205,7 @@ mod tests {
         let error = PortPool::new(30001..=30002).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "RTP port range 30001-30002 holds no even/odd port pair; give a range such as 20000-29999"
+            "RTP port range 30001-30002 contains no even/odd port pair; give a range such as 20000-29999"
         );
         let (start, end) = (30010, 30000);
         assert!(PortPool::new(start..=end).is_err());
@@ -215,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn bind_skips_taken_ports_and_exhausts() {
         let pool = PortPool::new(30100..=30105).unwrap();
-        // Another program holds the RTCP port of the first pair.
+        // Another program uses the RTCP port of the first pair.
         let blocker = std::net::UdpSocket::bind((LOOPBACK, 30101));
         let first = pool.bind(LOOPBACK).unwrap();
         if blocker.is_ok() {

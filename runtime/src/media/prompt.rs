@@ -11,7 +11,7 @@ use super::g711::{CLOCK_RATE, Codec};
 /// Folder of language-independent prompts, used when a language has none.
 pub const COMMON: &str = "common";
 
-/// Why prompts could not be loaded or found.
+/// An error loading or resolving prompts.
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
     /// A folder or file could not be read.
@@ -245,11 +245,11 @@ impl Playback {
                 return;
             };
             let audio = prompt.encoded(codec);
-            let wanted = samples - out.len();
-            let chunk = audio.get(self.offset..).unwrap_or_default();
-            let taken = chunk.get(..wanted).unwrap_or(chunk);
-            out.extend_from_slice(taken);
-            self.offset += taken.len();
+            let remaining = samples - out.len();
+            let rest = audio.get(self.offset..).unwrap_or_default();
+            let copied = rest.get(..remaining).unwrap_or(rest);
+            out.extend_from_slice(copied);
+            self.offset += copied.len();
             if self.offset >= audio.len() {
                 self.offset = 0;
                 if !self.looping || audio.is_empty() {

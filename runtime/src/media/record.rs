@@ -10,7 +10,7 @@ use super::g711::{CLOCK_RATE, Codec};
 /// holding all but at most this much audio, even if the process dies.
 pub const FLUSH_SAMPLES: u64 = CLOCK_RATE as u64;
 
-/// Longest gap in RTP timestamps filled with silence, in samples; a longer
+/// Maximum gap in RTP timestamps filled with silence, in samples. A longer
 /// jump is taken as a new timeline (the sender restarted) and not filled.
 const MAX_GAP_SAMPLES: u32 = 5 * CLOCK_RATE;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 /// Length of the fixed RTP header in bytes.
 pub const HEADER_LEN: usize = 12;
 
-/// Why a datagram is not a usable RTP packet.
+/// An error parsing an RTP packet.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RtpError {
     /// Shorter than the header it announces.
@@ -151,7 +151,7 @@ impl RtpHeader {
 ///
 /// Packet slot `n` of the schedule carries timestamp `first + n * samples`.
 /// A slot that is skipped (on hold, or too late to send) advances the
-/// timestamp but not the sequence number, as RFC 3550 section 5.1 asks.
+/// timestamp but not the sequence number, as RFC 3550 section 5.1 requires.
 #[derive(Clone, Debug)]
 pub struct RtpSender {
     ssrc: u32,
@@ -228,7 +228,7 @@ impl RtpSender {
     }
 }
 
-/// What the sending task does at a moment on the schedule.
+/// The sending task's next action on the schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tick {
     /// Send the packet of this slot now.

@@ -11,14 +11,14 @@ use super::g711::{CLOCK_RATE, Codec};
 
 /// Packet duration used when the offer names none, in milliseconds.
 pub const DEFAULT_PTIME_MS: u32 = 20;
-/// Shortest packet duration sent, in milliseconds.
+/// Minimum packet duration sent, in milliseconds.
 pub const MIN_PTIME_MS: u32 = 10;
-/// Longest packet duration sent, in milliseconds; longer offers are capped.
+/// Maximum packet duration sent, in milliseconds; longer offers are capped.
 pub const MAX_PTIME_MS: u32 = 60;
 /// Payload type of telephone-event in offers that flowd makes.
 pub const OFFER_TELEPHONE_EVENT: u8 = 101;
 
-/// Why a description cannot be used.
+/// An error parsing or negotiating a session description.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SdpError {
     /// A line that is not `<letter>=<value>`, or a value that does not parse.
@@ -347,8 +347,8 @@ pub struct Negotiated {
     pub telephone_event: Option<u8>,
     /// The packet duration flowd sends, in milliseconds.
     pub ptime_ms: u32,
-    /// Where to send RTP, or `None` when the peer gave no address (held with
-    /// 0.0.0.0) or rejected the stream.
+    /// The peer's RTP address, or `None` when the peer gave none (hold with
+    /// 0.0.0.0).
     pub remote: Option<SocketAddr>,
     /// flowd's direction.
     pub direction: Direction,
@@ -475,8 +475,8 @@ pub fn take_answer(answer: &SessionDescription) -> Result<Negotiated, SdpError> 
 }
 
 fn choose_ptime(ptime: Option<u32>, maxptime: Option<u32>) -> u32 {
-    let wanted = ptime.unwrap_or(DEFAULT_PTIME_MS);
-    let capped = maxptime.map_or(wanted, |max| wanted.min(max));
+    let requested = ptime.unwrap_or(DEFAULT_PTIME_MS);
+    let capped = maxptime.map_or(requested, |max| requested.min(max));
     // Whole multiples of 10 ms keep every frame a whole number of samples
     // and match what G.711 peers send.
     let rounded = (capped / MIN_PTIME_MS) * MIN_PTIME_MS;

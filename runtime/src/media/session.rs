@@ -35,7 +35,7 @@ const MAX_LAG_SLOTS: u64 = 5;
 /// Largest UDP payload, so any RTP packet size is received whole.
 const DATAGRAM_MAX: usize = 65_536;
 
-/// What the call's task asks of the media task.
+/// A request from the call's task to the media task.
 #[derive(Debug)]
 enum Command {
     Configure(Negotiated),
@@ -50,7 +50,7 @@ enum Command {
     StopRecording,
 }
 
-/// What the media task reports to the call's task.
+/// A report from the media task to the call's task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaEvent {
     /// The caller pressed a key (RFC 4733 or SIP INFO).
@@ -213,7 +213,7 @@ struct Playing {
     barge_in: bool,
 }
 
-/// What woke the task.
+/// The source that woke the task.
 enum Wake {
     Command(Option<Command>),
     Due,
@@ -370,6 +370,8 @@ impl MediaTask {
             });
         }
 
+        // NOTE: RTP goes to the address in the peer's SDP. A peer behind NAT
+        // that sends from another address is not followed (no latching).
         let target = self
             .stream
             .as_ref()
@@ -427,6 +429,9 @@ impl MediaTask {
                 _ => None,
             }
         };
+        // NOTE: recording writes block this task while the BufWriter and the
+        // once-a-second header update reach the disk; a slow disk delays the
+        // call's outgoing packets.
         if let (Some(codec), Some(recorder)) = (codec, self.recorder.as_mut())
             && let Err(error) = recorder.write_packet(codec, packet.timestamp, packet.payload)
         {
