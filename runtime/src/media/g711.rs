@@ -88,9 +88,15 @@ const ULAW_CLIP: i32 = 32635;
 
 /// Encodes a linear sample as mu-law.
 pub fn linear_to_ulaw(sample: i16) -> u8 {
+    // Negative values use the one's complement of their magnitude, as the
+    // ITU-T G.191 reference encoder does, so -1 encodes as negative zero.
     let value = i32::from(sample);
-    let sign = if value < 0 { 0x80 } else { 0x00 };
-    let magnitude = value.abs().min(ULAW_CLIP) + ULAW_BIAS;
+    let (sign, magnitude) = if value < 0 {
+        (0x80, -value - 1)
+    } else {
+        (0x00, value)
+    };
+    let magnitude = magnitude.min(ULAW_CLIP) + ULAW_BIAS;
     // The biased magnitude is at least 0x84, so its highest set bit is bit 7
     // or above. That bit's position minus 7 is the segment number.
     let highest_bit = 31 - magnitude.leading_zeros() as i32;
@@ -178,6 +184,7 @@ mod tests {
         assert_eq!(ulaw_to_linear(0x00), -32124);
         assert_eq!(ulaw_to_linear(0xFE), 8);
         assert_eq!(linear_to_ulaw(0), 0xFF);
+        assert_eq!(linear_to_ulaw(-1), 0x7F);
         assert_eq!(linear_to_ulaw(i16::MAX), 0x80);
         assert_eq!(linear_to_ulaw(i16::MIN), 0x00);
     }
@@ -268,6 +275,36 @@ mod tests {
                 let clipped = i32::from(sample).abs() > 32124;
                 assert!(error <= bound || clipped, "{codec:?} at {sample}: {error}");
             }
+        }
+    }
+
+    /// Compares with audio-codec-algorithms, whose decoding tables come
+    /// from the ITU-T G.191 reference tools.
+    #[test]
+    fn matches_reference_implementation() {
+        for code in 0..=255u8 {
+            assert_eq!(
+                ulaw_to_linear(code),
+                audio_codec_algorithms::decode_ulaw(code),
+                "mu-law {code:#04x}"
+            );
+            assert_eq!(
+                alaw_to_linear(code),
+                audio_codec_algorithms::decode_alaw(code),
+                "A-law {code:#04x}"
+            );
+        }
+        for sample in i16::MIN..=i16::MAX {
+            assert_eq!(
+                linear_to_ulaw(sample),
+                audio_codec_algorithms::encode_ulaw(sample),
+                "mu-law {sample}"
+            );
+            assert_eq!(
+                linear_to_alaw(sample),
+                audio_codec_algorithms::encode_alaw(sample),
+                "A-law {sample}"
+            );
         }
     }
 
