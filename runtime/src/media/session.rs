@@ -32,8 +32,12 @@ use super::sdp::{DEFAULT_PTIME_MS, Negotiated};
 const EVENT_CAPACITY: usize = 64;
 /// Slots a late sender may catch up in a burst before it skips instead.
 const MAX_LAG_SLOTS: u64 = 5;
-/// Largest UDP payload, so any RTP packet size is received whole.
-const DATAGRAM_MAX: usize = 65_536;
+/// Receive buffer for RTP, in bytes: a G.711 packet of up to 500 ms fits.
+/// It is allocated per call, so it is kept far below the 64 KB UDP limit.
+const RTP_BUFFER: usize = 4096;
+/// Receive buffer for RTCP, in bytes; RTCP is read only to be discarded, so
+/// a longer datagram is truncated without harm.
+const RTCP_BUFFER: usize = 512;
 
 /// A request from the call's task to the media task.
 #[derive(Debug)]
@@ -271,8 +275,8 @@ impl MediaTask {
     }
 
     async fn run(mut self) -> MediaStats {
-        let mut datagram = vec![0u8; DATAGRAM_MAX];
-        let mut rtcp = vec![0u8; DATAGRAM_MAX];
+        let mut datagram = vec![0u8; RTP_BUFFER];
+        let mut rtcp = vec![0u8; RTCP_BUFFER];
         loop {
             let due = match self.pacer.tick(self.schedule_start.elapsed()) {
                 Tick::Send(slot) => {
