@@ -9,28 +9,11 @@
     clippy::indexing_slicing
 )]
 
+mod binary;
+
+use binary::{copy_dir, flowc, repo_root};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A copy of the shipped flows shared by the tests of this file, which
 /// only read it.
@@ -46,19 +29,7 @@ fn flows() -> &'static Path {
 
 /// A fresh copy of the shipped flows that a test may change.
 fn own_copy(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("flowc-simulate-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    copy_dir(&repo_root().join("flows"), &dir);
-    dir
-}
-
-fn flowc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("flowc runs")
+    binary::shipped_copy("simulate", name)
 }
 
 /// Runs `flowc simulate support.flow ARGS` and returns the exit status and
