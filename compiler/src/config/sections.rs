@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 7] = [
+pub const SECTIONS: [(&str, SectionReader); 14] = [
     ("numbers", read_numbers),
     ("languages", read_languages),
     ("default_language", read_default_language),
@@ -26,7 +26,19 @@ pub const SECTIONS: [(&str, SectionReader); 7] = [
     ("skills", read_skills),
     ("crm", read_crm),
     ("hooks", read_hooks),
+    ("sip", read_runtime_section),
+    ("rtp", read_runtime_section),
+    ("flows", read_runtime_section),
+    ("database", read_runtime_section),
+    ("recordings", read_runtime_section),
+    ("http", read_runtime_section),
+    ("shutdown", read_runtime_section),
 ];
+
+/// Accepts a section that only the runtime reads: `flowd` validates it
+/// when it starts and names the key and value it rejects.
+// TODO: validate the runtime sections here too, so `flowc check` reports their errors with spans.
+fn read_runtime_section(_reader: &mut Reader, _section: &Entry, _config: &mut Config) {}
 
 /// Default highest skill level.
 const DEFAULT_MAX_LEVEL: u32 = 5;

@@ -1,0 +1,324 @@
+//! The runtime sections of `tok.yaml`: where flowd listens and keeps its
+//! data. Every value has a default, so flowd runs with no file at all and
+//! serves `./flows` on 127.0.0.1. The sections `flowc` reads (numbers,
+//! prompts, hooks ...) are skipped here.
+
+use crate::sip::transport::Transport;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// An invalid runtime setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The YAML did not match the expected shape.
+    #[error("invalid config `{file}`: {message}")]
+    Yaml {
+        /// The config file.
+        file: String,
+        /// serde-saphyr's message, with the line and column.
+        message: String,
+    },
+    /// A value is present but invalid.
+    #[error("invalid value `{value}` at `{key}`: {help}")]
+    Value {
+        /// Dotted key such as `sip.listen`.
+        key: String,
+        /// The value as written.
+        value: String,
+        /// What to write instead.
+        help: String,
+    },
+}
+
+/// The runtime settings, with defaults filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuntimeConfig {
+    /// SIP listeners.
+    pub listen: Vec<(Transport, SocketAddr)>,
+    /// Peers whose P-Asserted-Identity is believed.
+    pub trusted: Vec<IpAddr>,
+    /// Answer UDP requests at their source port even without `rport`.
+    pub force_rport: bool,
+    /// RTP port range, even ports for RTP and the odd ones above for RTCP.
+    pub rtp_ports: RangeInclusive<u16>,
+    /// The media address written in SDP.
+    pub advertise: IpAddr,
+    /// The folder of the `.flow` files.
+    pub flows: PathBuf,
+    /// Database URL.
+    pub database: String,
+    /// Folder for recordings and voicemail.
+    pub recordings: PathBuf,
+    /// HTTP listener of the agent page, wallboard and metrics.
+    pub http: SocketAddr,
+    /// How long active calls may go on after SIGTERM before they get BYE.
+    pub shutdown_grace: Duration,
+    /// SIP timer T1.
+    pub t1: Duration,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct File {
+    sip: SipSection,
+    rtp: RtpSection,
+    flows: Option<String>,
+    database: Option<String>,
+    recordings: Option<String>,
+    http: Option<String>,
+    shutdown: ShutdownSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SipSection {
+    listen: Option<Vec<String>>,
+    trusted: Vec<String>,
+    force_rport: Option<bool>,
+    t1: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RtpSection {
+    ports: Option<String>,
+    advertise: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ShutdownSection {
+    grace: Option<String>,
+}
+
+/// Reads the runtime sections from the config text. `file` names the file
+/// in errors; `folder` is where it lives, the default flows folder.
+pub fn parse(text: &str, file: &str, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
+    let parsed: Option<File> = serde_saphyr::from_str(text).map_err(|error| ConfigError::Yaml {
+        file: file.to_string(),
+        message: error.to_string(),
+    })?;
+    build(parsed.unwrap_or_default(), folder)
+}
+
+/// Returns the settings used when there is no config file.
+pub fn defaults(flows: PathBuf) -> RuntimeConfig {
+    match build(File::default(), flows.clone()) {
+        Ok(config) => config,
+        // The defaults are literals that parse; this arm is never taken.
+        Err(_) => RuntimeConfig {
+            listen: Vec::new(),
+            trusted: Vec::new(),
+            force_rport: true,
+            rtp_ports: 10_000..=20_000,
+            advertise: IpAddr::from([127, 0, 0, 1]),
+            flows,
+            database: String::new(),
+            recordings: PathBuf::new(),
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            shutdown_grace: Duration::from_secs(30),
+            t1: Duration::from_millis(500),
+        },
+    }
+}
+
+fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
+    let listen_texts = file
+        .sip
+        .listen
+        .unwrap_or_else(|| vec!["udp:127.0.0.1:5060".into(), "tcp:127.0.0.1:5060".into()]);
+    if listen_texts.is_empty() {
+        return Err(invalid(
+            "sip.listen",
+            "[]",
+            "list at least one address such as `udp:127.0.0.1:5060`",
+        ));
+    }
+    let listen = listen_texts
+        .iter()
+        .map(|text| parse_listen(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let trusted = file
+        .sip
+        .trusted
+        .iter()
+        .map(|text| {
+            text.parse().map_err(|_| {
+                invalid(
+                    "sip.trusted",
+                    text,
+                    "write an IP address such as `192.0.2.10`",
+                )
+            })
+        })
+        .collect::<Result<Vec<IpAddr>, _>>()?;
+    let t1 = duration("sip.t1", file.sip.t1.as_deref().unwrap_or("500ms"))?;
+    if t1.is_zero() {
+        return Err(invalid(
+            "sip.t1",
+            "0",
+            "write a positive duration such as `500ms`",
+        ));
+    }
+    let ports = file.rtp.ports.unwrap_or_else(|| "10000-20000".into());
+    let advertise_text = file.rtp.advertise.unwrap_or_else(|| "127.0.0.1".into());
+    let advertise = advertise_text.parse().map_err(|_| {
+        invalid(
+            "rtp.advertise",
+            &advertise_text,
+            "write the IP address peers send media to",
+        )
+    })?;
+    let http_text = file.http.unwrap_or_else(|| "127.0.0.1:8080".into());
+    let http = http_text.parse().map_err(|_| {
+        invalid(
+            "http",
+            &http_text,
+            "write an address and port such as `127.0.0.1:8080`",
+        )
+    })?;
+    let grace = file.shutdown.grace.unwrap_or_else(|| "30s".into());
+    Ok(RuntimeConfig {
+        listen,
+        trusted,
+        force_rport: file.sip.force_rport.unwrap_or(true),
+        rtp_ports: parse_ports(&ports)?,
+        advertise,
+        flows: file.flows.map_or(folder, PathBuf::from),
+        database: file.database.unwrap_or_else(|| "sqlite://tok.db".into()),
+        recordings: PathBuf::from(file.recordings.unwrap_or_else(|| "recordings".into())),
+        http,
+        shutdown_grace: duration("shutdown.grace", &grace)?,
+        t1,
+    })
+}
+
+fn invalid(key: &str, value: &str, help: &str) -> ConfigError {
+    ConfigError::Value {
+        key: key.to_string(),
+        value: value.to_string(),
+        help: help.to_string(),
+    }
+}
+
+/// Parses `udp:ADDRESS:PORT` or `tcp:ADDRESS:PORT` (IPv6 in brackets).
+fn parse_listen(text: &str) -> Result<(Transport, SocketAddr), ConfigError> {
+    let help = "write `udp:` or `tcp:` and an address with a port, such as `udp:127.0.0.1:5060`";
+    let (scheme, address) = text
+        .split_once(':')
+        .ok_or_else(|| invalid("sip.listen", text, help))?;
+    let transport = match scheme.to_ascii_lowercase().as_str() {
+        "udp" => Transport::Udp,
+        "tcp" => Transport::Tcp,
+        _ => return Err(invalid("sip.listen", text, help)),
+    };
+    let address = address
+        .parse()
+        .map_err(|_| invalid("sip.listen", text, help))?;
+    Ok((transport, address))
+}
+
+/// Parses `FIRST-LAST` with FIRST even, so RTP gets even ports.
+fn parse_ports(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
+    let help = "write an even first port and a larger last port, such as `10000-20000`";
+    let (first, last) = text
+        .split_once('-')
+        .ok_or_else(|| invalid("rtp.ports", text, help))?;
+    let first: u16 = first
+        .trim()
+        .parse()
+        .map_err(|_| invalid("rtp.ports", text, help))?;
+    let last: u16 = last
+        .trim()
+        .parse()
+        .map_err(|_| invalid("rtp.ports", text, help))?;
+    if !first.is_multiple_of(2) || last <= first || first < 1024 {
+        return Err(invalid("rtp.ports", text, help));
+    }
+    Ok(first..=last)
+}
+
+/// Parses `250ms`, `30s` or `2m`.
+fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let help = "write a number with `ms`, `s` or `m`, such as `30s`";
+    let text = text.trim();
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let value: u64 = number.parse().map_err(|_| invalid(key, text, help))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(value)),
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value.saturating_mul(60))),
+        _ => Err(invalid(key, text, help)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_text(text: &str) -> Result<RuntimeConfig, ConfigError> {
+        parse(text, "tok.yaml", PathBuf::from("flows"))
+    }
+
+    #[test]
+    fn empty_file_gives_loopback_defaults() {
+        let config = parse_text("");
+        let listen = config
+            .as_ref()
+            .map(|c| c.listen.clone())
+            .unwrap_or_default();
+        assert_eq!(listen.len(), 2);
+        assert!(listen.iter().all(|(_, a)| a.ip().is_loopback()));
+        assert_eq!(config.map(|c| c.flows).ok(), Some(PathBuf::from("flows")));
+    }
+
+    #[test]
+    fn compiler_sections_are_skipped() {
+        let text = "numbers:\n  \"+38615550100\": support\nhooks: {}\nsip:\n  listen: [\"udp:0.0.0.0:5070\"]\n";
+        let listen = parse_text(text).map(|c| c.listen);
+        assert_eq!(
+            listen.ok(),
+            Some(vec![(
+                Transport::Udp,
+                SocketAddr::from(([0, 0, 0, 0], 5070))
+            )])
+        );
+    }
+
+    #[test]
+    fn invalid_listen_names_key_and_value() {
+        let error = parse_text("sip:\n  listen: [\"sctp:1.2.3.4:5060\"]\n").err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("`sip.listen`"), "{message}");
+        assert!(message.contains("`sctp:1.2.3.4:5060`"), "{message}");
+    }
+
+    #[test]
+    fn odd_first_rtp_port_is_rejected() {
+        let message = parse_text("rtp:\n  ports: 10001-20000\n")
+            .err()
+            .map(|e| e.to_string());
+        assert!(message.is_some_and(|m| m.contains("`rtp.ports`")));
+    }
+
+    #[test]
+    fn unknown_sip_key_is_rejected() {
+        assert!(parse_text("sip:\n  lisen: []\n").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        let config = parse_text("shutdown:\n  grace: 2m\nsip:\n  t1: 20ms\n");
+        assert_eq!(
+            config.as_ref().map(|c| c.shutdown_grace).ok(),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(config.map(|c| c.t1).ok(), Some(Duration::from_millis(20)));
+        assert!(parse_text("shutdown:\n  grace: soon\n").is_err());
+    }
+}
