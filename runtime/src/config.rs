@@ -28,7 +28,7 @@ pub enum ConfigError {
         key: String,
         /// The value as written.
         value: String,
-        /// What to write instead.
+        /// Help text with a valid example.
         help: String,
     },
 }
@@ -40,7 +40,7 @@ pub struct RuntimeConfig {
     pub listen: Vec<(Transport, SocketAddr)>,
     /// Peers whose P-Asserted-Identity is believed.
     pub trusted: Vec<IpAddr>,
-    /// Answer UDP requests at their source port even without `rport`.
+    /// Whether UDP responses go to the source port even without `rport`.
     pub force_rport: bool,
     /// RTP port range, even ports for RTP and the odd ones above for RTCP.
     pub rtp_ports: RangeInclusive<u16>,
@@ -141,6 +141,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         .iter()
         .map(|text| parse_listen(text))
         .collect::<Result<Vec<_>, _>>()?;
+
     let trusted = file
         .sip
         .trusted
@@ -155,6 +156,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
             })
         })
         .collect::<Result<Vec<IpAddr>, _>>()?;
+
     let t1 = duration("sip.t1", file.sip.t1.as_deref().unwrap_or("500ms"))?;
     if t1.is_zero() {
         return Err(invalid(
@@ -163,6 +165,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
             "write a positive duration such as `500ms`",
         ));
     }
+
     let ports = file.rtp.ports.unwrap_or_else(|| "10000-20000".into());
     let advertise_text = file.rtp.advertise.unwrap_or_else(|| "127.0.0.1".into());
     let advertise = advertise_text.parse().map_err(|_| {
@@ -180,6 +183,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
             "write an address and port such as `127.0.0.1:8080`",
         )
     })?;
+
     let grace = file.shutdown.grace.unwrap_or_else(|| "30s".into());
     Ok(RuntimeConfig {
         listen,

@@ -105,6 +105,7 @@ fn compile_flows(folder: &Path, config: Option<&Path>) -> Result<Vec<Module>, St
         .map(|text| (config_name.as_str(), text));
     // NOTE: prompt files are not listed here, so missing prompts are left to `flowc check`.
     let mut project = Project::new(pair, PromptInventory::default());
+
     let files = flow_files(folder)
         .map_err(|error| format!("cannot list the flows in `{}`: {error}", folder.display()))?;
     if files.is_empty() {
@@ -118,6 +119,7 @@ fn compile_flows(folder: &Path, config: Option<&Path>) -> Result<Vec<Module>, St
             .map_err(|error| format!("cannot read `{}`: {error}", file.display()))?;
         project.add_flow(&file.display().to_string(), &text);
     }
+
     let mut diagnostics = project.diagnostics.clone();
     diagnostics.extend(flowc::check::check(&project));
     let errors: Vec<String> = diagnostics
@@ -185,6 +187,7 @@ async fn serve(config: RuntimeConfig, modules: Vec<Module>) -> Result<(), String
     for (transport, address) in endpoint.local_addrs() {
         tracing::info!(transport = transport.as_str(), %address, "listening for SIP");
     }
+
     let handler = endpoint.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
@@ -198,7 +201,7 @@ async fn serve(config: RuntimeConfig, modules: Vec<Module>) -> Result<(), String
     Ok(())
 }
 
-/// Answers what the call layer will take over.
+/// Responds to the requests the call layer will take over.
 // TODO: hand INVITEs to known numbers to the call layer instead of answering 480.
 fn handle_without_calls(endpoint: &Endpoint, event: UasEvent) {
     let UasEvent::Request(incoming) = event else {
@@ -212,7 +215,7 @@ fn handle_without_calls(endpoint: &Endpoint, event: UasEvent) {
         .to_string();
     let _span = tracing::info_span!("dialog", %call_id).entered();
     let response = answer_without_calls(&incoming);
-    tracing::info!(method = %incoming.request.method, status = response.status, "no call layer yet; answered");
+    tracing::info!(method = %incoming.request.method, status = response.status, "no call layer yet; responded");
     endpoint.respond(&incoming.key, response);
 }
 

@@ -500,8 +500,8 @@ fn unknown_key_lists_valid_keys() {
         got,
         "F0502 `folder`: unknown key `folder` in `prompts` | the keys of `prompts` are `dir`"
     );
-    let got = only("sip: { port: 5060 }\n");
-    assert!(got.ends_with("the top-level keys are `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`"), "{got}");
+    let got = only("telephony: { port: 5060 }\n");
+    assert!(got.ends_with("the top-level keys are `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`"), "{got}");
 }
 
 #[test]

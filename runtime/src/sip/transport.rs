@@ -241,8 +241,10 @@ pub async fn accept_tcp(
         let (stream, remote) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
+                // Out of file descriptors is the usual cause; waiting a
+                // little lets connections close instead of spinning.
                 tracing::warn!(%error, "TCP accept failed");
-                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };

@@ -36,7 +36,7 @@ pub trait NumberPlan: Send + Sync {
 /// What the UAS core does with a new request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Answer at once with this response.
+    /// Send this response at once.
     Answer(Response),
     /// Pass it to the call layer.
     Deliver,
@@ -57,10 +57,12 @@ pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Deci
         response.headers.push("Allow", ALLOW);
         return Decision::Answer(response);
     }
+
     let uri = Uri::parse(&request.uri);
     if matches!(uri, Ok(Uri::Other(_)) | Err(_)) {
         return Decision::Answer(answer(416));
     }
+
     let required: Vec<String> = request
         .headers
         .list("Require")
@@ -72,12 +74,14 @@ pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Deci
         response.headers.push("Unsupported", required.join(", "));
         return Decision::Answer(response);
     }
+
     if method == "OPTIONS" {
         let mut response = answer(200);
         response.headers.push("Allow", ALLOW);
         response.headers.push("Accept", ACCEPT);
         return Decision::Answer(response);
     }
+
     let in_dialog = request
         .headers
         .get("To")
@@ -89,6 +93,7 @@ pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Deci
     if method != "INVITE" {
         return Decision::Answer(answer(481));
     }
+
     let user = uri.ok().and_then(|u| u.user().map(str::to_string));
     if !user.is_some_and(|u| numbers.is_known(&u)) {
         return Decision::Answer(answer(404));
@@ -152,7 +157,7 @@ fn check_session_body(request: &Request) -> Option<(u16, Option<(&'static str, &
 pub enum UasEvent {
     /// A request that passed the core's checks: a new INVITE to a known
     /// number, or a request inside a dialog (BYE, INFO, re-INVITE, UPDATE).
-    /// The call layer must answer it through [`Incoming::key`].
+    /// The call layer must respond through [`Incoming::key`].
     Request(Incoming),
     /// The ACK of a 2xx answer, carrying an SDP answer for a late offer.
     Ack(Request),
@@ -179,7 +184,7 @@ pub struct Incoming {
     pub key: Key,
     /// The request, with `received` and `rport` stamped on its top Via.
     pub request: Request,
-    /// Where it came from.
+    /// The transport and address the request came from.
     pub source: Source,
     /// The To tag to put on responses that create a dialog.
     pub to_tag: String,
@@ -206,7 +211,8 @@ pub struct Dialog {
     pub remote_target: String,
     /// Record-Route values in order, for the Route of requests sent.
     pub route_set: Vec<String>,
-    /// Where the INVITE came from; requests in the dialog go there.
+    /// The transport and address the INVITE came from, which requests in
+    /// the dialog are sent to.
     pub peer: Source,
 }
 
