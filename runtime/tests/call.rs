@@ -81,7 +81,7 @@ impl Caller {
         self.rtp.local_addr().unwrap().port()
     }
 
-    /// An offer of PCMU, PCMA and telephone-event on payload type 96.
+    /// Builds an offer of PCMU, PCMA and telephone-event on payload type 96.
     fn offer(&self) -> String {
         format!(
             "v=0\r\no=caller 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -209,7 +209,7 @@ impl Caller {
     }
 }
 
-/// The RTP address in an SDP body.
+/// Returns the RTP address of an SDP body.
 fn media_address(sdp: &[u8]) -> SocketAddr {
     let text = String::from_utf8_lossy(sdp);
     let port: u16 = text
@@ -232,7 +232,7 @@ async fn wait_idle(server: &Server) {
 }
 
 #[tokio::test]
-async fn call_plays_the_menu_takes_a_key_and_releases_its_ports() {
+async fn menu_key_then_bye_frees_ports() {
     let (server, address) = start(32000..=32019, "menu").await;
     let mut caller = Caller::new(address, "call-menu").await;
     let offer = caller.offer();
@@ -294,7 +294,7 @@ async fn call_plays_the_menu_takes_a_key_and_releases_its_ports() {
 }
 
 #[tokio::test]
-async fn late_offer_call_takes_the_answer_from_the_ack_and_info_keys() {
+async fn late_offer_with_info_key() {
     let (server, address) = start(32020..=32039, "late").await;
     let mut caller = Caller::new(address, "call-late").await;
     // The ACK's answer is built after the 200's offer is known, so the
@@ -346,7 +346,7 @@ async fn late_offer_call_takes_the_answer_from_the_ack_and_info_keys() {
 }
 
 #[tokio::test]
-async fn offer_without_g711_gets_488_and_no_port() {
+async fn offer_without_g711_gets_488() {
     let (server, address) = start(32040..=32059, "codec").await;
     let mut caller = Caller::new(address, "call-codec").await;
     let offer = format!(
@@ -361,7 +361,7 @@ async fn offer_without_g711_gets_488_and_no_port() {
 }
 
 #[tokio::test]
-async fn caller_hanging_up_mid_prompt_ends_the_call() {
+async fn hangup_mid_prompt_ends_call() {
     let (server, address) = start(32060..=32079, "hangup").await;
     let mut caller = Caller::new(address, "call-hangup").await;
     let offer = caller.offer();
@@ -379,4 +379,38 @@ async fn caller_hanging_up_mid_prompt_ends_the_call() {
     assert_eq!(again.in_dialog("BYE", "", "").await.status, 200);
     wait_idle(&server).await;
     assert_eq!(server.stats().calls_started(), 2);
+}
+
+#[tokio::test]
+async fn hold_and_resume_reinvite() {
+    let (server, address) = start(32080..=32099, "hold").await;
+    let mut caller = Caller::new(address, "call-hold").await;
+    let offer = caller.offer();
+    assert_eq!(caller.invite(&offer, "").await.status, 200);
+    caller.rtp_packet().await;
+
+    let hold = caller.offer().replace("a=sendrecv", "a=sendonly");
+    let held = caller
+        .in_dialog("INVITE", "Content-Type: application/sdp\r\n", &hold)
+        .await;
+    assert_eq!(held.status, 200);
+    let answer = String::from_utf8_lossy(&held.body).to_string();
+    assert!(answer.contains("a=recvonly"), "{answer}");
+    let ack = caller.request("ACK", caller.cseq, "", "");
+    caller.send(&ack).await;
+
+    let resume = caller.offer();
+    let resumed = caller
+        .in_dialog("INVITE", "Content-Type: application/sdp\r\n", &resume)
+        .await;
+    assert_eq!(resumed.status, 200);
+    let answer = String::from_utf8_lossy(&resumed.body).to_string();
+    assert!(answer.contains("a=sendrecv"), "{answer}");
+    let ack = caller.request("ACK", caller.cseq, "", "");
+    caller.send(&ack).await;
+    // The stream goes on after the resume.
+    caller.rtp_packet().await;
+
+    assert_eq!(caller.in_dialog("BYE", "", "").await.status, 200);
+    wait_idle(&server).await;
 }

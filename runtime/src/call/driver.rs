@@ -19,10 +19,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// The longest voicemail message.
+/// Maximum length of a voicemail message.
 const VOICEMAIL_LIMIT: Duration = Duration::from_secs(120);
 
-/// Why a wait ended.
+/// The reason a wait ended.
 enum Wake {
     Key(Key),
     PlaybackEnded(u64),
@@ -41,8 +41,9 @@ struct Leg {
     info: CallInfo,
     /// An offer sent in the 2xx whose answer comes in the ACK.
     awaiting_answer: bool,
-    /// The caller has hung up (BYE, CANCEL or no ACK).
-    gone: bool,
+    /// True once the caller is gone: their BYE, CANCEL or missing ACK, or
+    /// the BYE flowd sent.
+    hung_up: bool,
 }
 
 /// Runs one call from its INVITE to its end.
@@ -55,7 +56,7 @@ pub(super) async fn run(
         return;
     };
     drive(&mut leg).await;
-    if !leg.gone {
+    if !leg.hung_up {
         leg.bye().await;
     }
     match leg.media.finish().await {
@@ -80,7 +81,7 @@ async fn answer(
     let reject = |status: u16, warning: Option<String>| {
         let mut response = request.response(status, Some(&incoming.to_tag));
         if let Some(warning) = warning {
-            tracing::info!(status, %warning, "INVITE refused");
+            tracing::info!(status, %warning, "INVITE rejected");
             response.headers.push(
                 "Warning",
                 format!("399 flowd \"{}\"", warning.replace('"', "'")),
@@ -165,11 +166,11 @@ async fn answer(
         program,
         info,
         awaiting_answer,
-        gone: false,
+        hung_up: false,
     })
 }
 
-/// The Contact of flowd's responses: the listener the INVITE came in on.
+/// Builds the Contact of flowd's responses: the listener the INVITE came in on.
 fn contact(incoming: &Incoming) -> String {
     let local = incoming.source.local;
     let transport = incoming.source.transport.as_str().to_ascii_lowercase();
@@ -250,7 +251,7 @@ impl Leg {
                 barge_in,
             } => self.play(&prompts, &language, barge_in).await,
             Effect::CollectKey { timeout_ms } => {
-                if self.gone {
+                if self.hung_up {
                     return Reply::HungUp;
                 }
                 let deadline = Instant::now() + Duration::from_millis(timeout_ms);
@@ -283,11 +284,11 @@ impl Leg {
             }
             Effect::Lookup { source, .. } => {
                 // TODO: ask the CRM and lookup hooks once the runtime has clients for them.
-                tracing::info!(%source, "no CRM client yet; the lookup finds nobody");
+                tracing::info!(%source, "no CRM client yet; the lookup returns missing");
                 Reply::Missing
             }
             Effect::Enqueue { name, .. } => {
-                if self.gone {
+                if self.hung_up {
                     return Reply::HungUp;
                 }
                 // TODO: wait in the real queue once agents exist.
@@ -296,13 +297,13 @@ impl Leg {
             }
             Effect::Voicemail { mailbox, .. } => self.voicemail(&mailbox).await,
             Effect::Hangup => {
-                if !self.gone {
+                if !self.hung_up {
                     self.bye().await;
                 }
                 Reply::Done
             }
             Effect::Transfer { target } => {
-                if self.gone {
+                if self.hung_up {
                     return Reply::HungUp;
                 }
                 // TODO: transfer with REFER or a new leg.
@@ -310,7 +311,7 @@ impl Leg {
                 Reply::Done
             }
             Effect::Survey { question, .. } => {
-                if self.gone {
+                if self.hung_up {
                     return Reply::HungUp;
                 }
                 // TODO: play the survey question and collect the rating.
@@ -353,7 +354,7 @@ impl Leg {
 
     /// Plays prompts and returns the keys pressed meanwhile.
     async fn play(&mut self, names: &[String], language: &str, barge_in: bool) -> Reply {
-        if self.gone {
+        if self.hung_up {
             return Reply::HungUp;
         }
         let prompts: Vec<Arc<Prompt>> = names
@@ -393,7 +394,7 @@ impl Leg {
         interdigit_ms: u64,
         typed: bool,
     ) -> Reply {
-        if self.gone {
+        if self.hung_up {
             return Reply::HungUp;
         }
         let mut digits = String::new();
@@ -424,7 +425,7 @@ impl Leg {
 
     /// Records the caller to a WAV file until they hang up or the limit.
     async fn voicemail(&mut self, mailbox: &str) -> Reply {
-        if self.gone {
+        if self.hung_up {
             return Reply::HungUp;
         }
         let folder = self.shared.recordings.join(file_name(mailbox));
@@ -453,7 +454,7 @@ impl Leg {
     /// `deadline`, handling the dialog's requests meanwhile.
     async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
         loop {
-            if self.gone {
+            if self.hung_up {
                 return Wake::HungUp;
             }
             let sleep = async {
@@ -480,7 +481,7 @@ impl Leg {
                 },
                 event = self.events.recv() => match event {
                     Some(event) => self.dialog_event(event),
-                    None => self.gone = true,
+                    None => self.hung_up = true,
                 },
                 () = sleep => return Wake::Timeout,
             }
@@ -492,7 +493,7 @@ impl Leg {
         match event {
             DialogEvent::Gone => {
                 tracing::info!("the caller cancelled or never acknowledged");
-                self.gone = true;
+                self.hung_up = true;
             }
             DialogEvent::Ack(ack) => {
                 if !self.awaiting_answer {
@@ -525,7 +526,7 @@ impl Leg {
         tokio::spawn(async move {
             let _ = endpoint.send_request(bye, peer).await;
         });
-        self.gone = true;
+        self.hung_up = true;
     }
 
     /// Answers BYE, INFO, re-INVITE and UPDATE.
@@ -537,7 +538,7 @@ impl Leg {
         let response = match request.method.as_str() {
             "BYE" => {
                 tracing::info!("the caller hung up");
-                self.gone = true;
+                self.hung_up = true;
                 request.response(200, None)
             }
             "INFO" => {
@@ -567,6 +568,9 @@ impl Leg {
     /// request without SDP gets the current description.
     fn renegotiate(&mut self, incoming: &Incoming) -> Response {
         let request = &incoming.request;
+        if request.body.is_empty() && request.method == "UPDATE" {
+            return request.response(200, None);
+        }
         self.local.session_version += 1;
         let body = if request.body.is_empty() {
             sdp::offer(&self.local)
@@ -580,7 +584,7 @@ impl Leg {
                     answer.sdp
                 }
                 Err(error) => {
-                    tracing::info!(%error, "new offer refused");
+                    tracing::info!(%error, "new offer rejected");
                     let mut response = request.response(488, None);
                     response.headers.push(
                         "Warning",
@@ -602,7 +606,7 @@ impl Leg {
 
     /// Sends BYE and waits for its answer.
     async fn bye(&mut self) {
-        self.gone = true;
+        self.hung_up = true;
         let bye = self.dialog.request("BYE");
         match self
             .shared

@@ -70,7 +70,7 @@ impl Stats {
     }
 }
 
-/// What every call task shares.
+/// State shared by every call task.
 pub(crate) struct Shared {
     pub(crate) endpoint: Endpoint,
     pub(crate) flows: Flows,
