@@ -19,11 +19,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-/// Seconds a caller is told to wait in `Retry-After` when the server is
-/// overloaded or shutting down.
+/// The `Retry-After` value, in seconds, of 503 responses sent when the
+/// server is overloaded or shutting down.
 const RETRY_AFTER_SECONDS: u32 = 5;
 
-/// How the endpoint listens and times its transactions.
+/// The listeners and transaction timers of an endpoint.
 #[derive(Clone, Debug)]
 pub struct EndpointConfig {
     /// Addresses to listen on; port 0 picks a free port.
@@ -37,7 +37,7 @@ pub struct EndpointConfig {
     pub queue: usize,
 }
 
-/// Why a request sent by the server got no final response.
+/// The failure of a request sent by the server.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// Timer F fired: no final response within 64*T1.
@@ -246,7 +246,7 @@ impl Core {
         }
     }
 
-    /// Answers an invalid request statelessly; an invalid ACK is dropped
+    /// Responds to an invalid request statelessly; an invalid ACK is dropped
     /// because ACK gets no response.
     async fn reject(&mut self, request: Request, status: u16, reason: String, source: Source) {
         tracing::debug!(peer = %source.remote, %reason, status, "rejected an invalid request");
@@ -281,7 +281,11 @@ impl Core {
         };
         if let Some(transaction) = self.server.get_mut(&key) {
             if request.method != "ACK" {
-                let last = transaction.last_response.clone();
+                // In Confirmed, retransmissions are absorbed (section 17.2.1).
+                let last = match transaction.state {
+                    State::Confirmed => None,
+                    _ => transaction.last_response.clone(),
+                };
                 let target = transaction.target;
                 if let Some(bytes) = last {
                     self.send(&target, bytes).await;
@@ -317,7 +321,7 @@ impl Core {
             transaction.state = State::Confirmed;
         }
         self.schedule(key, TimerKind::Forget, Duration::ZERO);
-        let _ = self.events.try_send(UasEvent::Ack(ack.clone()));
+        self.notify(UasEvent::Ack(ack.clone()));
     }
 
     async fn open(&mut self, key: Key, request: Request, source: Source) {
@@ -355,7 +359,7 @@ impl Core {
             },
         };
         if let Err(error) = self.events.try_send(UasEvent::Request(incoming)) {
-            tracing::warn!(%error, "the call layer is not taking requests; answering 503");
+            tracing::warn!(%error, "the call layer is not taking requests; responding 503");
             let request = match error {
                 mpsc::error::TrySendError::Full(UasEvent::Request(i))
                 | mpsc::error::TrySendError::Closed(UasEvent::Request(i)) => i.request,
@@ -402,7 +406,7 @@ impl Core {
             key: invite_key,
             call_id,
         };
-        let _ = self.events.try_send(event);
+        self.notify(event);
     }
 
     async fn respond(&mut self, key: &Key, response: Response) {
@@ -421,6 +425,7 @@ impl Core {
             );
             return;
         }
+
         let bytes = response.to_bytes();
         let target = transaction.target;
         transaction.last_response = Some(bytes.clone());
@@ -447,6 +452,7 @@ impl Core {
         if status < 200 {
             return;
         }
+
         let unreliable = target.transport == Transport::Udp;
         if let Some(id) = accepted_id {
             self.accepted.insert(id, key.clone());
@@ -521,8 +527,8 @@ impl Core {
         self.server.remove(&key);
         if accepted {
             self.accepted.remove(&(call_id.clone(), number));
-            tracing::warn!(%call_id, "no ACK for the 2xx answer within 64*T1");
-            let _ = self.events.try_send(UasEvent::AckTimeout { key, call_id });
+            tracing::warn!(%call_id, "no ACK for the 2xx response within 64*T1");
+            self.notify(UasEvent::AckTimeout { key, call_id });
         }
     }
 
@@ -582,6 +588,14 @@ impl Core {
         }
     }
 
+    /// Passes an event to the call layer; a full queue loses it, so that
+    /// is logged with the event.
+    fn notify(&self, event: UasEvent) {
+        if let Err(error) = self.events.try_send(event) {
+            tracing::warn!(event = ?error.into_inner(), "the call layer's queue is full; event lost");
+        }
+    }
+
     fn schedule(&self, key: Key, kind: TimerKind, after: Duration) {
         let commands = self.commands.clone();
         tokio::spawn(async move {
@@ -626,8 +640,9 @@ impl HasHeaders for Response {
     }
 }
 
-/// Returns 16 hex digits that differ per call and per process, for tags
-/// and branches (RFC 3261 section 19.3 asks for 32 random bits at least).
+/// Returns 16 hex digits for tags and branches: SipHash of a counter under
+/// the random per-process keys of `RandomState`, so values are unique and
+/// hard to guess (RFC 3261 section 19.3 requires 32 random bits or more).
 pub fn random_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

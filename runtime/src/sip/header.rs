@@ -1,7 +1,7 @@
 //! Structured reading of the headers the server acts on: Via, the
 //! name-addr headers (From, To, Contact), CSeq and URIs (RFC 3261 section
 //! 25.1). Each reader returns a reason on invalid input, which becomes the
-//! reason phrase of a 400 answer.
+//! reason phrase of a 400 response.
 
 /// One value of a Via header.
 #[derive(Clone, Debug, PartialEq, Eq)]

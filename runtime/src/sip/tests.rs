@@ -184,3 +184,21 @@ fn serialization_round_trips() {
         other => unreachable!("expected a response, got {other:?}"),
     }
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+        let _ = parse_datagram(&bytes);
+        let _ = frame_stream(&bytes);
+    }
+
+    #[test]
+    fn mutated_request_never_panics(at in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+        let mut bytes = OPTIONS.as_bytes().to_vec();
+        if let Some(slot) = bytes.get_mut(at) {
+            *slot = byte;
+        }
+        let _ = parse_datagram(&bytes);
+        let _ = frame_stream(&bytes);
+    }
+}

@@ -14,10 +14,10 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 pub struct Timers {
     /// Round-trip estimate; 500 ms by default.
     pub t1: Duration,
-    /// Longest retransmit interval of non-INVITE requests and INVITE
+    /// Maximum retransmit interval of non-INVITE requests and INVITE
     /// responses; 4 s by default.
     pub t2: Duration,
-    /// Longest time a message stays in the network; 5 s by default.
+    /// Maximum time a message stays in the network; 5 s by default.
     pub t4: Duration,
 }
 
@@ -68,10 +68,10 @@ impl Key {
         let call_id = request.headers.get("Call-ID").unwrap_or_default();
         let number = request.cseq_number().unwrap_or_default();
         if let Some(branch) = via.param("branch").filter(|b| b.starts_with(MAGIC_COOKIE)) {
-            // Call-ID and CSeq are the same in every retransmission, ACK
-            // and CANCEL of a request; keying on them too keeps peers that
-            // reuse a branch for new requests from hitting old
-            // transactions.
+            // Call-ID and CSeq number are the same in every retransmission,
+            // ACK and CANCEL of a request. Keying on them too means a peer
+            // that reuses a branch for a new request (the RFC 4475 corpus
+            // does) never hits an old transaction.
             return Some(Key(format!(
                 "{branch}|{}:{port}|{method}|{call_id}|{number}",
                 via.host
@@ -115,7 +115,7 @@ pub enum State {
 pub struct ServerTransaction {
     /// The request that opened it.
     pub request: Request,
-    /// Where responses go.
+    /// The destination of responses.
     pub target: Source,
     /// Current state.
     pub state: State,

@@ -41,7 +41,8 @@ impl Transport {
     }
 }
 
-/// Where a message came from and how to reach that peer again.
+/// The origin of a message: transport, peer address, listener and
+/// connection, which is also the way back to that peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Source {
     /// The transport it arrived on.
@@ -54,13 +55,13 @@ pub struct Source {
     pub connection: Option<u64>,
 }
 
-/// What a reader hands to the core, in arrival order.
+/// An item a reader passes to the core, in arrival order.
 #[derive(Debug)]
 pub enum Received {
     /// A parsed message or the reason it is invalid.
     Message(Result<Message, ParseError>, Source),
     /// A TCP connection ended; it comes after the connection's last
-    /// message, so that message's answer is still sent.
+    /// message, so the response to that message is still sent.
     Closed(u64),
 }
 
