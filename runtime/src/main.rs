@@ -96,9 +96,7 @@ async fn serve(config: RuntimeConfig, flows: Flows) -> Result<(), String> {
         active_calls = server.stats().active_calls(),
         "shutting down"
     );
-    // TODO: let active calls finish up to shutdown.grace, then end them with BYE.
-    server.endpoint().set_accepting(false);
-    server.endpoint().stop();
+    server.shut_down(config.shutdown_grace).await;
     Ok(())
 }
 

@@ -414,3 +414,27 @@ async fn hold_and_resume_reinvite() {
     assert_eq!(caller.in_dialog("BYE", "", "").await.status, 200);
     wait_idle(&server).await;
 }
+
+#[tokio::test]
+async fn shutdown_ends_calls_with_bye() {
+    let (server, address) = start(32140..=32159, "shutdown").await;
+    let mut caller = Caller::new(address, "call-shutdown").await;
+    let offer = caller.offer();
+    assert_eq!(caller.invite(&offer, "").await.status, 200);
+    caller.rtp_packet().await;
+
+    // No grace: the call is ended at once, and shutting down completes
+    // only after the caller has answered the BYE.
+    let hang_up = async {
+        loop {
+            if let Message::Request(request) = caller.next_message().await {
+                caller.answer(&request).await;
+                return request.method;
+            }
+        }
+    };
+    let ((), method) = tokio::join!(server.shut_down(Duration::ZERO), hang_up);
+    assert_eq!(method, "BYE");
+    assert_eq!(server.stats().active_calls(), 0);
+    wait_idle(&server).await;
+}

@@ -37,6 +37,7 @@ struct Leg {
     media: MediaSession,
     local: LocalMedia,
     events: mpsc::UnboundedReceiver<DialogEvent>,
+    ending: tokio::sync::watch::Receiver<bool>,
     program: Arc<vm::Program>,
     info: CallInfo,
     /// An offer sent in the 2xx whose answer comes in the ACK.
@@ -157,7 +158,9 @@ async fn answer(
     ok.body = body.into_bytes();
     shared.endpoint.respond(&incoming.key, ok);
     tracing::info!(late_offer = awaiting_answer, rtp = %media.local_addr(), "call answered");
+    let ending = shared.ending.clone();
     Some(Leg {
+        ending,
         shared,
         dialog,
         media,
@@ -483,6 +486,13 @@ impl Leg {
                     Some(event) => self.dialog_event(event),
                     None => self.hung_up = true,
                 },
+                changed = self.ending.changed() => {
+                    if changed.is_err() || *self.ending.borrow() {
+                        tracing::info!("flowd is shutting down; hanging up");
+                        self.bye().await;
+                        return Wake::HungUp;
+                    }
+                }
                 () = sleep => return Wake::Timeout,
             }
         }
@@ -491,9 +501,13 @@ impl Leg {
     /// Handles a request or ACK of the dialog.
     fn dialog_event(&mut self, event: DialogEvent) {
         match event {
-            DialogEvent::Gone => {
-                tracing::info!("the caller cancelled or never acknowledged");
+            DialogEvent::Cancelled => {
+                tracing::info!("the caller cancelled");
                 self.hung_up = true;
+            }
+            DialogEvent::AckTimeout => {
+                tracing::info!("no ACK for the 2xx; hanging up");
+                self.end_after_bye();
             }
             DialogEvent::Ack(ack) => {
                 if !self.awaiting_answer {
@@ -509,7 +523,7 @@ impl Leg {
                     Err(error) => {
                         // The ACK cannot be refused, so the call is ended.
                         tracing::warn!(%error, "the ACK's SDP answer is unusable; hanging up");
-                        self.gone_after_bye();
+                        self.end_after_bye();
                     }
                 }
             }
@@ -519,7 +533,7 @@ impl Leg {
 
     /// Ends the call from flowd's side in the background when no reply path
     /// is left to await it.
-    fn gone_after_bye(&mut self) {
+    fn end_after_bye(&mut self) {
         let bye = self.dialog.request("BYE");
         let endpoint = self.shared.endpoint.clone();
         let peer = self.dialog.peer;

@@ -80,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) recordings: PathBuf,
     pub(crate) trusted: Vec<IpAddr>,
     pub(crate) stats: Stats,
+    /// Becomes true when active calls must end with BYE.
+    pub(crate) ending: tokio::sync::watch::Receiver<bool>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
 }
 
@@ -90,14 +92,17 @@ pub(crate) enum DialogEvent {
     Request(Box<Incoming>),
     /// The ACK of the 2xx.
     Ack(Request),
-    /// The INVITE was cancelled or its 2xx never acknowledged.
-    Gone,
+    /// The INVITE was cancelled before it was answered.
+    Cancelled,
+    /// No ACK came for the 2xx.
+    AckTimeout,
 }
 
 /// A running flowd: the SIP endpoint and the call layer.
 pub struct Server {
     endpoint: Endpoint,
     stats: Stats,
+    ending: tokio::sync::watch::Sender<bool>,
 }
 
 impl Server {
@@ -136,6 +141,7 @@ impl Server {
             inner: Arc::new(Counters::default()),
             pool: pool.clone(),
         };
+        let (ending, ending_receiver) = tokio::sync::watch::channel(false);
         let shared = Arc::new(Shared {
             endpoint: endpoint.clone(),
             flows,
@@ -145,10 +151,38 @@ impl Server {
             recordings: config.recordings.clone(),
             trusted: config.trusted.clone(),
             stats: stats.clone(),
+            ending: ending_receiver,
             calls: Mutex::new(HashMap::new()),
         });
         tokio::spawn(dispatch(shared, events));
-        Ok(Server { endpoint, stats })
+        Ok(Server {
+            endpoint,
+            stats,
+            ending,
+        })
+    }
+
+    /// Shuts down gracefully: new INVITEs get 503, active calls may run
+    /// for `grace`, then the rest are ended with BYE and the endpoint stops.
+    pub async fn shut_down(&self, grace: std::time::Duration) {
+        self.endpoint.set_accepting(false);
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.stats.active_calls() != 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let remaining = self.stats.active_calls();
+        if remaining != 0 {
+            tracing::info!(
+                active_calls = remaining,
+                "grace period over; ending calls with BYE"
+            );
+            let _ = self.ending.send(true);
+            // Each call sends BYE and waits at most timer F for its answer.
+            while self.stats.active_calls() != 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        self.endpoint.stop();
     }
 
     /// Returns the SIP endpoint.
@@ -195,8 +229,11 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
                     .to_string();
                 let _ = shared.route(&call_id, DialogEvent::Ack(request));
             }
-            UasEvent::Cancelled { call_id, .. } | UasEvent::AckTimeout { call_id, .. } => {
-                let _ = shared.route(&call_id, DialogEvent::Gone);
+            UasEvent::Cancelled { call_id, .. } => {
+                let _ = shared.route(&call_id, DialogEvent::Cancelled);
+            }
+            UasEvent::AckTimeout { call_id, .. } => {
+                let _ = shared.route(&call_id, DialogEvent::AckTimeout);
             }
         }
         tracing::debug!(
