@@ -1,7 +1,9 @@
 //! A SIPp caller (Debian's `sip-tester`, which `scripts/test` installs)
-//! calls the shipped support flow over UDP and over TCP with SIPp's
-//! built-in `uac` scenario: INVITE with an SDP offer, ACK, two seconds of
-//! call, BYE. SIPp exits 0 only when the call succeeded.
+//! calls the shipped support flow: over UDP and over TCP with SIPp's
+//! built-in `uac` scenario (INVITE with an SDP offer, ACK, two seconds of
+//! call, BYE), and with `scenarios/dtmf.xml`, which presses 1 in the
+//! language menu from Debian's RFC 2833 pcap. SIPp exits 0 only when the
+//! call succeeded.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -37,8 +39,14 @@ fn free_port() -> u16 {
     socket.local_addr().unwrap().port()
 }
 
-/// Runs one SIPp `uac` call to the support flow and returns SIPp's output.
-async fn sipp_call(server: SocketAddr, transport: &str, media_port: u16) -> String {
+/// Runs one SIPp call to the support flow with SIPp's arguments `scenario`
+/// (such as `-sn uac`) and returns SIPp's output.
+async fn sipp_call(
+    server: SocketAddr,
+    transport: &str,
+    media_port: u16,
+    scenario: &[&str],
+) -> String {
     let folder =
         std::env::temp_dir().join(format!("flowd-sipp-{transport}-{}", std::process::id()));
     std::fs::create_dir_all(&folder).unwrap();
@@ -46,10 +54,12 @@ async fn sipp_call(server: SocketAddr, transport: &str, media_port: u16) -> Stri
     let media_port = media_port.to_string();
     let target = server.to_string();
     let transport = transport.to_string();
+    let scenario: Vec<String> = scenario.iter().map(|a| a.to_string()).collect();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("sipp")
             .current_dir(&folder)
-            .args(["-sn", "uac", "-s", "0805550", "-m", "1", "-l", "1", "-d", "2000"])
+            .args(&scenario)
+            .args(["-s", "0805550", "-m", "1", "-l", "1", "-d", "2000"])
             .args(["-i", "127.0.0.1", "-p", &local_port, "-mp", &media_port])
             .args(["-t", &transport, "-nostdin", &target])
             .output()
@@ -77,7 +87,7 @@ async fn wait_idle(server: &Server) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_call_over_udp() {
     let (server, address) = start(Transport::Udp, 32100..=32119).await;
-    sipp_call(address, "u1", 36000).await;
+    sipp_call(address, "u1", 36000, &["-sn", "uac"]).await;
     wait_idle(&server).await;
     assert_eq!(server.stats().calls_started(), 1);
     assert_eq!(server.stats().panics(), 0);
@@ -86,8 +96,23 @@ async fn sipp_call_over_udp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_call_over_tcp() {
     let (server, address) = start(Transport::Tcp, 32120..=32139).await;
-    sipp_call(address, "t1", 36100).await;
+    sipp_call(address, "t1", 36100, &["-sn", "uac"]).await;
     wait_idle(&server).await;
     assert_eq!(server.stats().calls_started(), 1);
+    assert_eq!(server.stats().panics(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sipp_rfc2833_key_moves_menu() {
+    let (server, address) = start(Transport::Udp, 32160..=32179).await;
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/dtmf.xml");
+    let scenario = scenario.display().to_string();
+    sipp_call(address, "u1", 36200, &["-sf", &scenario]).await;
+    wait_idle(&server).await;
+    // Answer, lookup and the language menu's prompt, then, because key 1
+    // ends the menu, the next step's prompt, which the BYE interrupts.
+    // After call adds timeline, ticket, webhook and the end: 8 effects.
+    // Without the key the menu would still be playing at the BYE: 7.
+    assert_eq!(server.stats().effects(), 8);
     assert_eq!(server.stats().panics(), 0);
 }
