@@ -13,8 +13,8 @@ use crate::sip::uas::{Dialog, Incoming};
 use flowc::bytecode::Key;
 use flowc::vm::{self, CallInfo, CallOptions, Effect, QueueOutcome, Reply, TraceLevel};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -47,18 +47,27 @@ struct Leg {
     hung_up: bool,
 }
 
-/// Runs one call from its INVITE to its end.
+/// Runs one call from its INVITE to its end. While the call is answered,
+/// `answered` holds its dialog, so a supervisor can send BYE if the task
+/// panics.
 pub(super) async fn run(
     shared: Arc<Shared>,
     incoming: Incoming,
     events: mpsc::UnboundedReceiver<DialogEvent>,
+    answered: Arc<Mutex<Option<Dialog>>>,
 ) {
     let Some(mut leg) = answer(shared, incoming, events).await else {
         return;
     };
+    if let Ok(mut slot) = answered.lock() {
+        *slot = Some(leg.dialog.clone());
+    }
     drive(&mut leg).await;
     if !leg.hung_up {
         leg.bye().await;
+    }
+    if let Ok(mut slot) = answered.lock() {
+        *slot = None;
     }
     match leg.media.finish().await {
         Ok(stats) => tracing::info!(

@@ -290,8 +290,9 @@ fn start_call(shared: &Arc<Shared>, call_id: String, incoming: Incoming) {
         call_id: call_id.clone(),
     };
     let span = tracing::info_span!("call", %call_id);
+    let answered = Arc::new(Mutex::new(None));
     let task = tokio::spawn(tracing::Instrument::instrument(
-        driver::run(shared.clone(), incoming, receiver),
+        driver::run(shared.clone(), incoming, receiver, answered.clone()),
         span.clone(),
     ));
     tokio::spawn(async move {
@@ -305,9 +306,17 @@ fn start_call(shared: &Arc<Shared>, call_id: String, incoming: Incoming) {
                 .inner
                 .panics
                 .fetch_add(1, Ordering::Relaxed);
-            let _enter = span.enter();
-            // TODO: send BYE for a call whose task panicked after answering.
-            tracing::error!(call_id = %guard.call_id, "the call's task panicked; other calls go on");
+            span.in_scope(|| {
+                tracing::error!(call_id = %guard.call_id, "the call's task panicked; other calls go on");
+            });
+            let dialog = answered.lock().ok().and_then(|mut slot| slot.take());
+            if let Some(mut dialog) = dialog {
+                let bye = dialog.request("BYE");
+                let result = guard.shared.endpoint.send_request(bye, dialog.peer).await;
+                span.in_scope(|| {
+                    tracing::info!(answered = result.is_ok(), "BYE sent after the panic")
+                });
+            }
         }
     });
 }
