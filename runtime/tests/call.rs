@@ -25,7 +25,7 @@ fn flows_folder() -> PathBuf {
 }
 
 /// Starts flowd on the shipped flows with a UDP listener on an ephemeral
-/// port and its own RTP port range; returns the server and its address.
+/// port and its own RTP port range. Returns the server and its address.
 async fn start(rtp_ports: RangeInclusive<u16>, name: &str) -> (Server, SocketAddr) {
     let folder = flows_folder();
     let mut config: RuntimeConfig = config::defaults(folder.clone());
@@ -140,8 +140,8 @@ impl Caller {
         response
     }
 
-    /// Sends an in-dialog request and returns its final response; requests
-    /// from flowd meanwhile are answered 200.
+    /// Sends an in-dialog request and returns its final response. Requests
+    /// from flowd that arrive meanwhile get 200.
     async fn in_dialog(&mut self, method: &str, extra: &str, body: &str) -> Response {
         self.cseq += 1;
         let request = self.request(method, self.cseq, extra, body);
@@ -155,7 +155,7 @@ impl Caller {
         }
     }
 
-    /// Answers a request from flowd with 200 OK.
+    /// Responds 200 OK to a request from flowd.
     async fn answer(&self, request: &Request) {
         let response = request.response(200, None);
         self.send(&response.to_bytes()).await;
@@ -222,9 +222,9 @@ fn media_address(sdp: &[u8]) -> SocketAddr {
 }
 
 /// Waits until no call is active and no port is leased. The counts drop
-/// as soon as the call's task has run its `after call` and its media task
-/// has stopped; a leak makes this wait forever, which the test runner
-/// reports as a hung test.
+/// once the call's task has run its `after call` and its media task has
+/// stopped. A leak makes this wait forever, so the test runner reports a
+/// hung test.
 async fn wait_idle(server: &Server) {
     while server.stats().active_calls() != 0 || server.stats().ports_in_use() != 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
