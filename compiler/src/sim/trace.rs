@@ -7,7 +7,7 @@
 
 use crate::bytecode::{
     AnnounceKind, MinuteRange, Module, Position, Probe, ProbeOutcome, QueueNeed, RecordMode,
-    Schedule, TicketMode, format_minutes,
+    Schedule, TicketMode, format_minutes, show_outcome,
 };
 use crate::vm::{Effect, Outcome, RangeSource, Value, Verdict, VerdictReason};
 use serde::Serialize;
@@ -140,21 +140,13 @@ fn quoted_value(value: &Value) -> String {
 
 /// Returns the text of a probe outcome, such as `key 1` or `else`.
 pub fn outcome_text(outcome: ProbeOutcome) -> String {
+    // Traces number `else if` branches and match arms from 1, as a reader
+    // counts them; every other outcome reads as the disassembler shows it.
     match outcome {
         ProbeOutcome::Then(0) => String::from("then"),
         ProbeOutcome::Then(n) => format!("else if #{n}"),
-        ProbeOutcome::Else => String::from("else"),
-        ProbeOutcome::Key(key) => format!("key {}", key.as_char()),
-        ProbeOutcome::Invalid => String::from("invalid"),
-        ProbeOutcome::NoInput => String::from("no input"),
-        ProbeOutcome::Exhausted => String::from("exhausted"),
-        ProbeOutcome::Valid => String::from("valid"),
-        ProbeOutcome::Found => String::from("found"),
-        ProbeOutcome::Missing => String::from("missing"),
-        ProbeOutcome::Failed => String::from("failed"),
         ProbeOutcome::Arm(n) => format!("arm {}", n + 1),
-        ProbeOutcome::NoMatch => String::from("no match"),
-        ProbeOutcome::Overflow => String::from("overflow"),
+        other => show_outcome(other),
     }
 }
 

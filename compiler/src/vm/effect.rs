@@ -5,7 +5,7 @@
 use super::{Contact, Value, Verdict};
 use crate::bytecode::{ProbeId, QueueId, RecordMode, ScheduleId, SlotId, TicketMode, UnitId};
 
-/// How `on call` ended; `call.outcome` in `after call`.
+/// The way `on call` ended; `call.outcome` in `after call`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// An agent answered.
@@ -158,7 +158,7 @@ pub enum Effect {
     },
 }
 
-/// How a queue wait ended.
+/// The end of a queue wait.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueOutcome {
     /// An agent answered; the reply comes when the conversation is over.

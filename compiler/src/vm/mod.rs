@@ -92,7 +92,7 @@ use std::sync::Arc;
 /// effects.
 pub const DEFAULT_BUDGET: u32 = 100_000;
 
-/// The most sub-flows a call may run inside each other; `flowc check`
+/// The maximum number of sub-flows a call may run inside each other; `flowc check`
 /// reports longer chains.
 pub const MAX_RUN_DEPTH: usize = 64;
 
@@ -107,7 +107,7 @@ pub struct Program {
     variables: HashMap<String, SlotId>,
 }
 
-/// Why a module cannot be loaded.
+/// An error that stops a module from loading.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// A schedule names a time zone the host does not know.
@@ -195,7 +195,7 @@ pub enum TraceLevel {
 pub struct CallOptions {
     /// Instructions allowed between two effects.
     pub budget: u32,
-    /// What goes into the trace.
+    /// The amount of detail written to the trace.
     pub trace: TraceLevel,
 }
 
@@ -208,7 +208,7 @@ impl Default for CallOptions {
     }
 }
 
-/// What the host knows about a call when it arrives.
+/// The facts about a call that the host has when it arrives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallInfo {
     /// The call's id (the SIP Call-ID in `flowd`).

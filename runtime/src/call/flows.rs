@@ -19,6 +19,8 @@ impl Flows {
     /// Returns the program that answers `user` (a Request-URI user or a
     /// number in any spelling `flowc` accepts).
     pub fn program(&self, user: &str) -> Option<&Arc<Program>> {
+        // NOTE: the match is exact after removing spaces and punctuation, so
+        // a carrier that sends `38615550100` for `+386 1 555 0100` gets 404.
         self.by_number.get(&flowc::config::number_digits(user))
     }
 
