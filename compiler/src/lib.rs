@@ -12,6 +12,7 @@ pub mod codegen;
 pub mod config;
 pub mod diag;
 pub mod fmt;
+pub mod number;
 pub mod project;
 pub mod sim;
 pub mod syntax;

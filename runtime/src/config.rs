@@ -4,6 +4,7 @@
 //! prompts, hooks ...) are skipped here.
 
 use crate::sip::transport::Transport;
+use flowc::number::CountryCode;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
@@ -40,12 +41,23 @@ pub struct RuntimeConfig {
     pub listen: Vec<(Transport, SocketAddr)>,
     /// Peers whose P-Asserted-Identity is believed.
     pub trusted: Vec<IpAddr>,
+    /// Most calls at once; `None` means one per RTP port pair.
+    pub max_calls: Option<usize>,
+    /// The deployment's country calling code, for national numbers.
+    pub country_code: Option<CountryCode>,
     /// Whether UDP responses go to the source port even without `rport`.
     pub force_rport: bool,
     /// RTP port range, even ports for RTP and the odd ones above for RTCP.
     pub rtp_ports: RangeInclusive<u16>,
     /// The media address written in SDP.
     pub advertise: IpAddr,
+    /// How long a call may go without RTP or RTCP from the caller before
+    /// it is ended with BYE; `None` turns the check off.
+    pub rtp_timeout: Option<Duration>,
+    /// The same while the caller has put the call on hold (flowd sends no RTP).
+    pub rtp_hold_timeout: Option<Duration>,
+    /// The prompts folder: `<language>/<name>.wav` and `common/<name>.wav`.
+    pub prompts: PathBuf,
     /// The folder of the `.flow` files.
     pub flows: PathBuf,
     /// Database URL.
@@ -58,13 +70,18 @@ pub struct RuntimeConfig {
     pub shutdown_grace: Duration,
     /// SIP timer T1.
     pub t1: Duration,
+    /// How long a new call rings (180 Ringing) before it is answered;
+    /// zero answers at once.
+    pub ring: Duration,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct File {
+    country_code: Option<YamlScalar>,
     sip: SipSection,
     rtp: RtpSection,
+    prompts: PromptsSection,
     flows: Option<String>,
     database: Option<String>,
     recordings: Option<String>,
@@ -72,13 +89,39 @@ struct File {
     shutdown: ShutdownSection,
 }
 
+/// A YAML scalar written as a number or as text.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum YamlScalar {
+    Number(i64),
+    Text(String),
+}
+
+impl YamlScalar {
+    fn text(&self) -> String {
+        match self {
+            YamlScalar::Number(number) => number.to_string(),
+            YamlScalar::Text(text) => text.clone(),
+        }
+    }
+}
+
+/// The `prompts` section; `flowc` validates it, so other keys are skipped.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PromptsSection {
+    dir: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct SipSection {
     listen: Option<Vec<String>>,
     trusted: Vec<String>,
+    max_calls: Option<YamlScalar>,
     force_rport: Option<bool>,
     t1: Option<String>,
+    ring: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +129,8 @@ struct SipSection {
 struct RtpSection {
     ports: Option<String>,
     advertise: Option<String>,
+    timeout: Option<String>,
+    hold_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,18 +157,33 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
         Err(_) => RuntimeConfig {
             listen: Vec::new(),
             trusted: Vec::new(),
+            max_calls: None,
+            country_code: None,
             force_rport: true,
             rtp_ports: 10_000..=20_000,
             advertise: IpAddr::from([127, 0, 0, 1]),
+            rtp_timeout: Some(DEFAULT_RTP_TIMEOUT),
+            rtp_hold_timeout: Some(DEFAULT_RTP_HOLD_TIMEOUT),
+            prompts: flows.join("prompts"),
             flows,
             database: String::new(),
             recordings: PathBuf::new(),
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             shutdown_grace: Duration::from_secs(30),
             t1: Duration::from_millis(500),
+            ring: Duration::ZERO,
         },
     }
 }
+
+/// Default time without RTP or RTCP from the caller before the call ends.
+/// Asterisk's `rtptimeout` and FreeSWITCH's `media_timeout` are commonly
+/// set to 30 s too.
+const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default of the same while the caller holds the call: many phones send
+/// no RTP at all while holding, so only a much longer silence ends it.
+const DEFAULT_RTP_HOLD_TIMEOUT: Duration = Duration::from_secs(3600);
 
 fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
     let listen_texts = file
@@ -166,15 +226,26 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         ));
     }
 
+    let ring = duration("sip.ring", file.sip.ring.as_deref().unwrap_or("0s"))?;
+
     let ports = file.rtp.ports.unwrap_or_else(|| "10000-20000".into());
     let advertise_text = file.rtp.advertise.unwrap_or_else(|| "127.0.0.1".into());
-    let advertise = advertise_text.parse().map_err(|_| {
+    let advertise: IpAddr = advertise_text.parse().map_err(|_| {
         invalid(
             "rtp.advertise",
             &advertise_text,
             "write the IP address peers send media to",
         )
     })?;
+    // RTP sockets bind to this address, and peers read `0.0.0.0` in SDP as
+    // hold (RFC 2543), so it must be one unicast address of this host.
+    if advertise.is_unspecified() || advertise.is_multicast() {
+        return Err(invalid(
+            "rtp.advertise",
+            &advertise_text,
+            "write one unicast address of this host that peers can reach, such as `192.0.2.10`",
+        ));
+    }
     let http_text = file.http.unwrap_or_else(|| "127.0.0.1:8080".into());
     let http = http_text.parse().map_err(|_| {
         invalid(
@@ -185,11 +256,65 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
     })?;
 
     let grace = file.shutdown.grace.unwrap_or_else(|| "30s".into());
+    let max_calls = file
+        .sip
+        .max_calls
+        .map(|value| {
+            let text = value.text();
+            text.parse::<usize>()
+                .ok()
+                .filter(|&calls| calls > 0)
+                .ok_or_else(|| {
+                    invalid(
+                        "sip.max_calls",
+                        &text,
+                        "write a whole number of calls of at least 1, such as `500`",
+                    )
+                })
+        })
+        .transpose()?;
+    let country_code = file
+        .country_code
+        .map(|value| {
+            let text = value.text();
+            CountryCode::parse(&text).map_err(|reason| ConfigError::Value {
+                key: String::from("country_code"),
+                value: text,
+                help: reason,
+            })
+        })
+        .transpose()?;
+    let rtp_timeout = optional_duration("rtp.timeout", file.rtp.timeout, DEFAULT_RTP_TIMEOUT)?;
+    let rtp_hold_timeout = optional_duration(
+        "rtp.hold_timeout",
+        file.rtp.hold_timeout,
+        DEFAULT_RTP_HOLD_TIMEOUT,
+    )?;
+    let rtp_ports = parse_ports(&ports)?;
+    if let Some((_, taken)) = listen
+        .iter()
+        .find(|(_, address)| rtp_ports.contains(&address.port()))
+    {
+        return Err(invalid(
+            "rtp.ports",
+            &ports,
+            &format!(
+                "the range contains the SIP port {}; choose a range without it",
+                taken.port()
+            ),
+        ));
+    }
+    let prompts = folder.join(file.prompts.dir.unwrap_or_else(|| "prompts".into()));
     Ok(RuntimeConfig {
         listen,
         trusted,
+        max_calls,
+        country_code,
+        rtp_timeout,
+        rtp_hold_timeout,
+        prompts,
         force_rport: file.sip.force_rport.unwrap_or(true),
-        rtp_ports: parse_ports(&ports)?,
+        rtp_ports,
         advertise,
         flows: file.flows.map_or(folder, PathBuf::from),
         database: file.database.unwrap_or_else(|| "sqlite://tok.db".into()),
@@ -197,7 +322,24 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         http,
         shutdown_grace: duration("shutdown.grace", &grace)?,
         t1,
+        ring,
     })
+}
+
+/// Parses a duration where `0` turns the check off (`None`).
+fn optional_duration(
+    key: &str,
+    text: Option<String>,
+    default: Duration,
+) -> Result<Option<Duration>, ConfigError> {
+    match text {
+        None => Ok(Some(default)),
+        Some(text) if text.trim() == "0" => Ok(None),
+        Some(text) => {
+            let value = duration(key, &text)?;
+            Ok((!value.is_zero()).then_some(value))
+        }
+    }
 }
 
 fn invalid(key: &str, value: &str, help: &str) -> ConfigError {
@@ -245,7 +387,12 @@ fn parse_ports(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
     Ok(first..=last)
 }
 
-/// Parses `250ms`, `30s` or `2m`.
+/// The longest duration any runtime key takes. Deadlines are computed by
+/// adding a duration to the current instant, so an unbounded value would
+/// overflow there.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parses `250ms`, `30s` or `2m`, at most [`MAX_DURATION`].
 fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
     let help = "write a number with `ms`, `s` or `m`, such as `30s`";
     let text = text.trim();
@@ -253,12 +400,20 @@ fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
         .find(|c: char| !c.is_ascii_digit())
         .map_or((text, ""), |at| text.split_at(at));
     let value: u64 = number.parse().map_err(|_| invalid(key, text, help))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(value)),
-        "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value.saturating_mul(60))),
-        _ => Err(invalid(key, text, help)),
+    let value = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        _ => return Err(invalid(key, text, help)),
+    };
+    if value > MAX_DURATION {
+        return Err(invalid(
+            key,
+            text,
+            "write a duration of at most 24 hours (`1440m`)",
+        ));
     }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -316,6 +471,65 @@ mod tests {
     }
 
     #[test]
+    fn max_calls_parse() {
+        let config = parse_text("sip:\n  max_calls: 200\n");
+        assert_eq!(config.map(|c| c.max_calls).ok(), Some(Some(200)));
+        assert_eq!(parse_text("").map(|c| c.max_calls).ok(), Some(None));
+        for bad in ["0", "-3", "many"] {
+            let message = parse_text(&format!("sip:\n  max_calls: {bad}\n"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(message.contains("`sip.max_calls`"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn country_code_parse() {
+        let config = parse_text("country_code: 386\n");
+        assert_eq!(
+            config.map(|c| c.country_code.map(CountryCode::get)).ok(),
+            Some(Some(386))
+        );
+        let message = parse_text("country_code: SI\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`country_code`"), "{message}");
+        assert!(message.contains("`SI`"), "{message}");
+        assert!(message.contains("such as `386`"), "{message}");
+    }
+
+    #[test]
+    fn rtp_timeouts_parse() {
+        let defaults = parse_text("");
+        assert_eq!(
+            defaults.as_ref().map(|c| c.rtp_timeout).ok(),
+            Some(Some(Duration::from_secs(30)))
+        );
+        let config = parse_text("rtp:\n  timeout: 2s\n  hold_timeout: 0\n");
+        assert_eq!(
+            config.as_ref().map(|c| c.rtp_timeout).ok(),
+            Some(Some(Duration::from_secs(2)))
+        );
+        assert_eq!(config.map(|c| c.rtp_hold_timeout).ok(), Some(None));
+        let message = parse_text("rtp:\n  timeout: soon\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`rtp.timeout`"), "{message}");
+    }
+
+    #[test]
+    fn prompts_dir_is_beside_config() {
+        let config = parse_text("prompts:\n  dir: audio\n");
+        assert_eq!(
+            config.map(|c| c.prompts).ok(),
+            Some(PathBuf::from("flows/audio"))
+        );
+    }
+
+    #[test]
     fn durations_parse() {
         let config = parse_text("shutdown:\n  grace: 2m\nsip:\n  t1: 20ms\n");
         assert_eq!(
@@ -324,5 +538,69 @@ mod tests {
         );
         assert_eq!(config.map(|c| c.t1).ok(), Some(Duration::from_millis(20)));
         assert!(parse_text("shutdown:\n  grace: soon\n").is_err());
+    }
+
+    #[test]
+    fn durations_above_a_day_rejected() {
+        let cases = [
+            "shutdown:\n  grace: 18446744073709551615s\n",
+            "sip:\n  ring: 18446744073709551615m\n",
+            "rtp:\n  timeout: 1441m\n",
+            "rtp:\n  hold_timeout: 86400001ms\n",
+            "sip:\n  t1: 90000s\n",
+        ];
+        for text in cases {
+            let message = parse_text(text).err().map(|e| e.to_string());
+            assert!(
+                message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("at most 24 hours")),
+                "{text}: {message:?}"
+            );
+        }
+        assert!(parse_text("shutdown:\n  grace: 1440m\n").is_ok());
+    }
+
+    #[test]
+    fn unspecified_advertise_rejected() {
+        for address in ["0.0.0.0", "::", "224.0.0.1"] {
+            let text = format!("rtp:\n  advertise: \"{address}\"\n");
+            let message = parse_text(&text).err().map(|e| e.to_string());
+            assert!(
+                message
+                    .as_deref()
+                    .is_some_and(|m| m.contains("rtp.advertise")),
+                "{address}: {message:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rtp_range_containing_sip_port_rejected() {
+        let text = "sip:\n  listen: [\"udp:127.0.0.1:10500\"]\nrtp:\n  ports: 10000-11000\n";
+        let message = parse_text(text).err().map(|e| e.to_string());
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.contains("SIP port 10500")),
+            "{message:?}"
+        );
+    }
+
+    #[test]
+    fn ring_defaults_to_zero() {
+        let ring = parse_text("").map(|c| c.ring);
+        assert_eq!(ring.ok(), Some(Duration::ZERO));
+        let ring = parse_text("sip:\n  ring: 1500ms\n").map(|c| c.ring);
+        assert_eq!(ring.ok(), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn invalid_ring_names_key() {
+        let message = parse_text("sip:\n  ring: 2 seconds\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`sip.ring`"), "{message}");
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod call;
 pub mod config;
+pub mod http;
 pub mod media;
 pub mod sip;

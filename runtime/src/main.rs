@@ -25,7 +25,12 @@ struct Options {
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour codes only when a person reads the log in a terminal.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .init();
     let options = Options::parse();
     let config = match load_config(options.config.as_deref()) {
         Ok(config) => config,
@@ -34,7 +39,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let flows = match load_flows(&config.flows, options.config.as_deref()) {
+    let prompts = match PromptLibrary::load(&config.prompts) {
+        Ok(prompts) => prompts,
+        Err(error) => {
+            eprintln!(
+                "flowd: error: cannot load the prompts in `{}`: {error}; set `prompts.dir` in tok.yaml",
+                config.prompts.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let flows = match load_flows(
+        &config.flows,
+        options.config.as_deref(),
+        prompts.inventory(),
+    ) {
         Ok(flows) => flows,
         Err(message) => {
             eprintln!("flowd: error: {message}");
@@ -48,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config, flows)) {
+    match runtime.block_on(serve(config, flows, prompts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("flowd: error: {message}");
@@ -78,19 +97,40 @@ fn load_config(path: Option<&Path>) -> Result<RuntimeConfig, String> {
     config::parse(&text, &path.display().to_string(), folder).map_err(|e| e.to_string())
 }
 
-async fn serve(config: RuntimeConfig, flows: Flows) -> Result<(), String> {
-    tracing::info!(flows = ?flows.names(), numbers = flows.numbers(), "flows compiled");
-    let prompts_folder = config.flows.join("prompts");
-    let prompts = PromptLibrary::load(&prompts_folder).map_err(|error| {
-        format!(
-            "cannot load the prompts in `{}`: {error}",
-            prompts_folder.display()
-        )
-    })?;
+async fn serve(config: RuntimeConfig, flows: Flows, prompts: PromptLibrary) -> Result<(), String> {
+    tracing::info!(
+        flows = ?flows.names(),
+        numbers = flows.numbers(),
+        prompts = prompts.len(),
+        "flows compiled"
+    );
+    let http = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|error| {
+            format!(
+                "cannot listen for HTTP on {} (`http` in tok.yaml): {error}",
+                config.http
+            )
+        })?;
     let server = Server::start(&config, flows, prompts).await?;
     for (transport, address) in server.endpoint().local_addrs() {
         tracing::info!(transport = transport.as_str(), %address, "listening for SIP");
     }
+    tracing::info!(
+        address = %config.advertise,
+        ports = %format!("{}-{}", config.rtp_ports.start(), config.rtp_ports.end()),
+        max_calls = server.max_calls(),
+        "listening for RTP"
+    );
+    if let Ok(address) = http.local_addr() {
+        tracing::info!(%address, "listening for HTTP: /metrics and /health");
+    }
+    let stats = server.stats().clone();
+    tokio::spawn(async move {
+        if let Err(error) = flowd::http::serve(http, stats).await {
+            tracing::error!(%error, "the HTTP listener failed");
+        }
+    });
     wait_for_shutdown().await;
     tracing::info!(
         active_calls = server.stats().active_calls(),

@@ -2,6 +2,10 @@
 //! written here sends INVITE, ACK, RFC 4733 keys, INFO and BYE to flowd's
 //! library entry point and reads the RTP it sends. Progress is measured in
 //! received RTP packets (20 ms each), never by a wall-clock limit.
+//!
+//! Fixed RTP and SIPp media ports lie below 32768, the start of Linux's
+//! ephemeral range, so a socket bound to port 0 by a parallel test never
+//! takes them.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -27,6 +31,15 @@ fn flows_folder() -> PathBuf {
 /// Starts flowd on the shipped flows with a UDP listener on an ephemeral
 /// port and its own RTP port range. Returns the server and its address.
 async fn start(rtp_ports: RangeInclusive<u16>, name: &str) -> (Server, SocketAddr) {
+    start_with(rtp_ports, name, |_| {}).await
+}
+
+/// Starts like [`start`], with `configure` changing the config first.
+async fn start_with(
+    rtp_ports: RangeInclusive<u16>,
+    name: &str,
+    configure: impl FnOnce(&mut RuntimeConfig),
+) -> (Server, SocketAddr) {
     let folder = flows_folder();
     let mut config: RuntimeConfig = config::defaults(folder.clone());
     config.listen = vec![(Transport::Udp, ([127, 0, 0, 1], 0).into())];
@@ -34,9 +47,11 @@ async fn start(rtp_ports: RangeInclusive<u16>, name: &str) -> (Server, SocketAdd
     config.t1 = Duration::from_millis(50);
     config.recordings =
         std::env::temp_dir().join(format!("flowd-call-{name}-{}", std::process::id()));
-    let flows = load_flows(&folder, None).unwrap_or_else(|e| unreachable!("flows: {e}"));
+    configure(&mut config);
     let prompts = PromptLibrary::load(&folder.join("prompts"))
         .unwrap_or_else(|e| unreachable!("prompts: {e}"));
+    let flows = load_flows(&folder, None, prompts.inventory())
+        .unwrap_or_else(|e| unreachable!("flows: {e}"));
     let server = Server::start(&config, flows, prompts)
         .await
         .unwrap_or_else(|e| unreachable!("start: {e}"));
@@ -161,6 +176,34 @@ impl Caller {
         self.send(&response.to_bytes()).await;
     }
 
+    /// Sends an in-dialog request with the next CSeq and returns its final
+    /// response, skipping retransmitted responses to earlier requests.
+    /// Requests from flowd that arrive meanwhile get 200.
+    async fn in_dialog_exact(&mut self, method: &str, extra: &str, body: &str) -> Response {
+        self.cseq += 1;
+        let request = self.request(method, self.cseq, extra, body);
+        self.send(&request).await;
+        let cseq = format!("{} {method}", self.cseq);
+        loop {
+            match self.next_message().await {
+                Message::Response(r) if r.status >= 200 && r.headers.get("CSeq") == Some(&cseq) => {
+                    return r;
+                }
+                Message::Request(request) => self.answer(&request).await,
+                Message::Response(_) => {}
+            }
+        }
+    }
+
+    /// Waits for the next request from flowd, ignoring responses.
+    async fn next_request(&self) -> Request {
+        loop {
+            if let Message::Request(request) = self.next_message().await {
+                return request;
+            }
+        }
+    }
+
     async fn next_message(&self) -> Message {
         let mut buffer = vec![0u8; 65_535];
         loop {
@@ -233,7 +276,7 @@ async fn wait_idle(server: &Server) {
 
 #[tokio::test]
 async fn menu_key_then_bye_frees_ports() {
-    let (server, address) = start(32000..=32019, "menu").await;
+    let (server, address) = start(22000..=22019, "menu").await;
     let mut caller = Caller::new(address, "call-menu").await;
     let offer = caller.offer();
     let ok = caller.invite(&offer, "").await;
@@ -295,7 +338,7 @@ async fn menu_key_then_bye_frees_ports() {
 
 #[tokio::test]
 async fn late_offer_with_info_key() {
-    let (server, address) = start(32020..=32039, "late").await;
+    let (server, address) = start(22020..=22039, "late").await;
     let mut caller = Caller::new(address, "call-late").await;
     // The ACK's answer is built after the 200's offer is known, so the
     // INVITE is sent by hand here.
@@ -347,7 +390,7 @@ async fn late_offer_with_info_key() {
 
 #[tokio::test]
 async fn offer_without_g711_gets_488() {
-    let (server, address) = start(32040..=32059, "codec").await;
+    let (server, address) = start(22040..=22059, "codec").await;
     let mut caller = Caller::new(address, "call-codec").await;
     let offer = format!(
         "v=0\r\no=caller 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
@@ -362,7 +405,7 @@ async fn offer_without_g711_gets_488() {
 
 #[tokio::test]
 async fn hangup_mid_prompt_ends_call() {
-    let (server, address) = start(32060..=32079, "hangup").await;
+    let (server, address) = start(22060..=22079, "hangup").await;
     let mut caller = Caller::new(address, "call-hangup").await;
     let offer = caller.offer();
     assert_eq!(caller.invite(&offer, "").await.status, 200);
@@ -383,7 +426,7 @@ async fn hangup_mid_prompt_ends_call() {
 
 #[tokio::test]
 async fn hold_and_resume_reinvite() {
-    let (server, address) = start(32080..=32099, "hold").await;
+    let (server, address) = start(22080..=22099, "hold").await;
     let mut caller = Caller::new(address, "call-hold").await;
     let offer = caller.offer();
     assert_eq!(caller.invite(&offer, "").await.status, 200);
@@ -417,7 +460,7 @@ async fn hold_and_resume_reinvite() {
 
 #[tokio::test]
 async fn shutdown_ends_calls_with_bye() {
-    let (server, address) = start(32140..=32159, "shutdown").await;
+    let (server, address) = start(22140..=22159, "shutdown").await;
     let mut caller = Caller::new(address, "call-shutdown").await;
     let offer = caller.offer();
     assert_eq!(caller.invite(&offer, "").await.status, 200);
@@ -436,5 +479,142 @@ async fn shutdown_ends_calls_with_bye() {
     let ((), method) = tokio::join!(server.shut_down(Duration::ZERO), hang_up);
     assert_eq!(method, "BYE");
     assert_eq!(server.stats().active_calls(), 0);
+    wait_idle(&server).await;
+}
+
+/// A generous bound on waits for an answer flowd must send, so a missing
+/// answer fails the test instead of hanging it.
+const ANSWER_WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn crossing_bye_gets_200() {
+    let (server, address) = start_with(22160..=22179, "crossing", |config| {
+        config.rtp_timeout = Some(Duration::from_secs(1));
+    })
+    .await;
+    let mut caller = Caller::new(address, "call-crossing").await;
+    let offer = caller.offer();
+    assert_eq!(caller.invite(&offer, "").await.status, 200);
+    // The caller sends no RTP, so flowd hangs up after rtp.timeout.
+    let bye = tokio::time::timeout(ANSWER_WAIT, caller.next_request())
+        .await
+        .unwrap_or_else(|_| panic!("flowd sent no BYE after rtp.timeout"));
+    assert_eq!(bye.method, "BYE");
+
+    // The caller's own BYE crosses flowd's, which gets no response.
+    caller.cseq += 1;
+    let own_bye = caller.request("BYE", caller.cseq, "", "");
+    caller.send(&own_bye).await;
+    let cseq = format!("{} BYE", caller.cseq);
+    let response = tokio::time::timeout(ANSWER_WAIT, async {
+        loop {
+            if let Message::Response(r) = caller.next_message().await
+                && r.headers.get("CSeq") == Some(&cseq)
+            {
+                return r;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("the caller's BYE got no response"));
+    assert_eq!(response.status, 200);
+    wait_idle(&server).await;
+}
+
+#[tokio::test]
+async fn ipv6_offer_gets_488() {
+    let (server, address) = start(22180..=22199, "ipv6").await;
+    let mut caller = Caller::new(address, "call-ipv6").await;
+    let offer = caller.offer().replace("c=IN IP4 127.0.0.1", "c=IN IP6 ::1");
+    let response = caller.invite(&offer, "").await;
+    assert_eq!(response.status, 488);
+    let warning = response.headers.get("Warning").unwrap_or_default();
+    assert!(warning.contains("IPv6 media is not supported"), "{warning}");
+    wait_idle(&server).await;
+    assert_eq!(server.stats().answered_calls(), 0);
+}
+
+async fn missing_ack_ends_call(
+    rtp_ports: RangeInclusive<u16>,
+    name: &str,
+    timeout: Option<Duration>,
+) {
+    let (server, address) = start_with(rtp_ports, name, |config| {
+        config.rtp_timeout = timeout;
+    })
+    .await;
+    let caller = Caller::new(address, &format!("call-{name}")).await;
+    let offer = caller.offer();
+    let invite = caller.request("INVITE", 1, "Content-Type: application/sdp\r\n", &offer);
+    caller.send(&invite).await;
+    // No ACK: the 200 is retransmitted until 64*T1, then flowd must send
+    // BYE at once instead of running the call until the RTP timeout.
+    let bye = tokio::time::timeout(ANSWER_WAIT, caller.next_request())
+        .await
+        .unwrap_or_else(|_| panic!("flowd sent no BYE for the unacknowledged 2xx"));
+    assert_eq!(bye.method, "BYE");
+    caller.answer(&bye).await;
+    wait_idle(&server).await;
+    assert_eq!(server.stats().answered_calls(), 0);
+}
+
+#[tokio::test]
+async fn missing_ack_sends_bye() {
+    missing_ack_ends_call(22200..=22219, "noack", Some(Duration::from_secs(600))).await;
+}
+
+#[tokio::test]
+async fn missing_ack_no_rtp_timeout() {
+    missing_ack_ends_call(22220..=22239, "noack-off", None).await;
+}
+
+#[tokio::test]
+async fn overlapping_reinvites_rejected() {
+    let (server, address) = start(22240..=22259, "overlap").await;
+    let mut caller = Caller::new(address, "call-overlap").await;
+    let offer = caller.offer();
+    assert_eq!(caller.invite(&offer, "").await.status, 200);
+    let sdp = "Content-Type: application/sdp\r\n";
+
+    // A re-INVITE answered 200 but not yet ACKed is still in progress.
+    let first = caller.in_dialog_exact("INVITE", sdp, &offer).await;
+    assert_eq!(first.status, 200);
+    let first_cseq = caller.cseq;
+    let second = caller.in_dialog_exact("INVITE", sdp, &offer).await;
+    assert_eq!(second.status, 500);
+    let retry: u64 = second
+        .headers
+        .get("Retry-After")
+        .unwrap_or_else(|| panic!("500 without Retry-After"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(retry <= 10, "Retry-After {retry}");
+    let update = caller.in_dialog_exact("UPDATE", sdp, &offer).await;
+    assert_eq!(update.status, 500);
+    assert!(update.headers.get("Retry-After").is_some());
+
+    // After the ACK a new re-INVITE is accepted.
+    let ack = caller.request("ACK", first_cseq, "", "");
+    caller.send(&ack).await;
+    let third = caller.in_dialog_exact("INVITE", sdp, &offer).await;
+    assert_eq!(third.status, 200);
+    let ack = caller.request("ACK", caller.cseq, "", "");
+    caller.send(&ack).await;
+
+    // A re-INVITE without SDP gets flowd's offer in the 200; an UPDATE
+    // with an offer before the ACK's answer is glare.
+    let late = caller.in_dialog_exact("INVITE", "", "").await;
+    assert_eq!(late.status, 200);
+    let late_cseq = caller.cseq;
+    let glare = caller.in_dialog_exact("UPDATE", sdp, &offer).await;
+    assert_eq!(glare.status, 491);
+    let answer = offer.clone();
+    let ack = caller.request("ACK", late_cseq, sdp, &answer);
+    caller.send(&ack).await;
+    let update = caller.in_dialog_exact("UPDATE", sdp, &offer).await;
+    assert_eq!(update.status, 200);
+
+    assert_eq!(caller.in_dialog_exact("BYE", "", "").await.status, 200);
     wait_idle(&server).await;
 }

@@ -4,6 +4,10 @@
 //! call, BYE), and with `scenarios/dtmf.xml`, which presses 1 in the
 //! language menu from Debian's RFC 2833 pcap. SIPp exits 0 only when the
 //! call succeeded.
+//!
+//! Fixed RTP and SIPp media ports lie below 32768, the start of Linux's
+//! ephemeral range, so a socket bound to port 0 by a parallel test never
+//! takes them.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -26,17 +30,23 @@ async fn start(transport: Transport, rtp_ports: RangeInclusive<u16>) -> (Server,
     let mut config = config::defaults(folder.clone());
     config.listen = vec![(transport, ([127, 0, 0, 1], 0).into())];
     config.rtp_ports = rtp_ports;
-    let flows = load_flows(&folder, None).unwrap();
     let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
+    let flows = load_flows(&folder, None, prompts.inventory()).unwrap();
     let server = Server::start(&config, flows, prompts).await.unwrap();
     let address = server.endpoint().local_addrs()[0].1;
     (server, address)
 }
 
-/// Returns a free local port for SIPp's own SIP socket.
+/// Returns a local port free for both UDP and TCP, for SIPp's own SIP
+/// socket.
 fn free_port() -> u16 {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket.local_addr().unwrap().port()
+    loop {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Runs one SIPp call to the support flow with SIPp's arguments `scenario`
@@ -86,8 +96,8 @@ async fn wait_idle(server: &Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_call_over_udp() {
-    let (server, address) = start(Transport::Udp, 32100..=32119).await;
-    sipp_call(address, "u1", 36000, &["-sn", "uac"]).await;
+    let (server, address) = start(Transport::Udp, 22100..=22119).await;
+    sipp_call(address, "u1", 26000, &["-sn", "uac"]).await;
     wait_idle(&server).await;
     assert_eq!(server.stats().calls_started(), 1);
     assert_eq!(server.stats().panics(), 0);
@@ -95,8 +105,8 @@ async fn sipp_call_over_udp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_call_over_tcp() {
-    let (server, address) = start(Transport::Tcp, 32120..=32139).await;
-    sipp_call(address, "t1", 36100, &["-sn", "uac"]).await;
+    let (server, address) = start(Transport::Tcp, 22120..=22139).await;
+    sipp_call(address, "t1", 26100, &["-sn", "uac"]).await;
     wait_idle(&server).await;
     assert_eq!(server.stats().calls_started(), 1);
     assert_eq!(server.stats().panics(), 0);
@@ -104,10 +114,10 @@ async fn sipp_call_over_tcp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_rfc2833_key_moves_menu() {
-    let (server, address) = start(Transport::Udp, 32160..=32179).await;
+    let (server, address) = start(Transport::Udp, 22160..=22179).await;
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/dtmf.xml");
     let scenario = scenario.display().to_string();
-    sipp_call(address, "u1", 36200, &["-sf", &scenario]).await;
+    sipp_call(address, "u1", 26200, &["-sf", &scenario]).await;
     wait_idle(&server).await;
     // Answer, lookup and the language menu's prompt, then, because key 1
     // ends the menu, the next step's prompt, which the BYE interrupts.

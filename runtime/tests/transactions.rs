@@ -392,3 +392,32 @@ async fn ok_retransmitted_until_ack_delivered() {
     };
     assert_eq!(delivered.headers.get("Call-ID"), Some("ok1"));
 }
+
+#[tokio::test]
+async fn sips_request_uri_gets_416() {
+    let (_endpoint, _events, server, _) = start(true, 8).await;
+    let (socket, _) = udp_client().await;
+    let via = "SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKsips1";
+    let message = String::from_utf8_lossy(&request("INVITE", "100", "sips1", via, "")).into_owned();
+    let message = message.replacen("INVITE sip:", "INVITE sips:", 1);
+    let _ = socket.send_to(message.as_bytes(), server).await;
+    let mut response = receive(&socket).await;
+    while response.status < 200 {
+        response = receive(&socket).await;
+    }
+    assert_eq!(response.status, 416);
+}
+
+#[tokio::test]
+async fn options_while_stopping_gets_503() {
+    let (endpoint, _events, server, _) = start(true, 8).await;
+    endpoint.set_accepting(false);
+    let (socket, _) = udp_client().await;
+    let via = "SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKstop1";
+    let _ = socket
+        .send_to(&request("OPTIONS", "x", "stop1", via, ""), server)
+        .await;
+    let response = receive(&socket).await;
+    assert_eq!(response.status, 503);
+    assert!(response.headers.get("Retry-After").is_some());
+}

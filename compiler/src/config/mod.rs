@@ -29,6 +29,8 @@ pub const FILE_NAME: &str = "tok.yaml";
 /// valid config.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The deployment's country calling code, for national numbers.
+    pub country_code: Option<crate::number::CountryCode>,
     /// Dialled number, as written, to flow name.
     pub numbers: BTreeMap<String, String>,
     /// Languages every prompt must exist in, such as `en` and `sl`.
@@ -56,6 +58,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            country_code: None,
             numbers: BTreeMap::new(),
             languages: vec![String::from("en")],
             default_language: String::from("en"),

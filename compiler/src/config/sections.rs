@@ -8,17 +8,19 @@
 
 use super::hooks::read_hooks;
 use super::reader::{Entry, Reader, quoted_list};
-use super::values::{check_language, check_number, is_name, number_digits};
+use super::values::{check_language, check_number, is_name};
 use super::yaml::Value;
 use super::{BUILTIN_CONTACT_FIELDS, Config, FieldType, Skill};
 use crate::diag::{Span, did_you_mean, unknown_name_help};
+use crate::number::{CountryCode, table_key};
 use std::collections::BTreeMap;
 
 /// Reads one section's value into the config.
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 14] = [
+pub const SECTIONS: [(&str, SectionReader); 15] = [
+    ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
     ("default_language", read_default_language),
@@ -59,11 +61,11 @@ fn read_numbers(reader: &mut Reader, section: &Entry, config: &mut Config) {
             );
             continue;
         }
-        let digits = number_digits(&entry.key);
+        let digits = table_key(&entry.key, config.country_code);
         if let Some(first) = seen.get(&digits) {
             let message = format!("number `{}` is listed twice under `numbers`", entry.key);
             let help = format!(
-                "keep one entry for {digits}; spaces and dashes do not make a different number"
+                "keep one entry for {digits}; spaces, dashes and prefixes do not make a different number"
             );
             reader.repeated(entry.key_span, *first, message, &help);
             continue;
@@ -71,6 +73,30 @@ fn read_numbers(reader: &mut Reader, section: &Entry, config: &mut Config) {
         seen.insert(digits, entry.key_span);
         if let Some(flow) = read_flow_name(reader, &entry) {
             config.numbers.insert(entry.key.clone(), flow);
+        }
+    }
+}
+
+/// Reads the deployment's country calling code, which national numbers
+/// such as `015550100` are read with.
+fn read_country_code(reader: &mut Reader, entry: &Entry, config: &mut Config) {
+    if entry.value.is_null() {
+        return;
+    }
+    let Some(text) = entry.value.scalar().map(|scalar| scalar.text.clone()) else {
+        reader.wrong_type(entry, "a country calling code", entry.write("386"));
+        return;
+    };
+    match CountryCode::parse(&text) {
+        Ok(code) => config.country_code = Some(code),
+        Err(reason) => {
+            let message = format!("invalid value `{text}` at `country_code`");
+            reader.invalid(
+                entry.value.span,
+                message,
+                "not a country calling code",
+                reason,
+            );
         }
     }
 }

@@ -214,6 +214,34 @@ fn number_listed_twice_with_other_spacing() {
 }
 
 #[test]
+fn country_code_is_read() {
+    let (config, diagnostics) = load("country_code: 386\n");
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    assert_eq!(config.country_code.map(|c| c.get()), Some(386));
+}
+
+#[test]
+fn invalid_country_code() {
+    let got = only("country_code: 0386\n");
+    assert!(
+        got.starts_with("F0503 `0386`: invalid value `0386` at `country_code`"),
+        "{got}"
+    );
+    assert!(got.contains("such as `386`"), "{got}");
+}
+
+#[test]
+fn national_spelling_repeats_number() {
+    let text =
+        "country_code: 386\nnumbers:\n  \"+386 1 555 0100\": support\n  \"01 555 0100\": sales\n";
+    let got = only(text);
+    assert!(
+        got.starts_with("F0503 `\"01 555 0100\"`: number `01 555 0100` is listed twice"),
+        "{got}"
+    );
+}
+
+#[test]
 fn invalid_number_and_flow_name() {
     let all = summaries("numbers:\n  sales: support\n  \"123\": my-flow\n  \"456\": [a]\n");
     assert_eq!(all.len(), 3, "{all:#?}");
@@ -501,7 +529,7 @@ fn unknown_key_lists_valid_keys() {
         "F0502 `folder`: unknown key `folder` in `prompts` | the keys of `prompts` are `dir`"
     );
     let got = only("telephony: { port: 5060 }\n");
-    assert!(got.ends_with("the top-level keys are `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`"), "{got}");
+    assert!(got.ends_with("the top-level keys are `country_code`, `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`"), "{got}");
 }
 
 #[test]

@@ -2,13 +2,13 @@
 //! to each effect until the flow is finished, while handling the dialog's
 //! requests (BYE, INFO, re-INVITE, UPDATE) as they arrive.
 
-use super::{DialogEvent, Shared};
+use super::{CallRecord, DialogEvent, Party, Shared};
 use crate::media::dtmf;
 use crate::media::prompt::Prompt;
 use crate::media::sdp::{self, LocalMedia, SdpError, SessionDescription};
 use crate::media::session::{MediaEvent, MediaSession};
-use crate::sip::header::{NameAddr, Uri};
-use crate::sip::message::{Request, Response};
+use crate::sip::endpoint::Endpoint;
+use crate::sip::message::Response;
 use crate::sip::uas::{Dialog, Incoming};
 use flowc::bytecode::Key;
 use flowc::vm::{self, CallInfo, CallOptions, Effect, QueueOutcome, Reply, TraceLevel};
@@ -42,9 +42,14 @@ struct Leg {
     info: CallInfo,
     /// An offer sent in the 2xx whose answer comes in the ACK.
     awaiting_answer: bool,
+    /// The CSeq number of an INVITE answered with 2xx whose ACK has not
+    /// come yet; another INVITE or an UPDATE meanwhile is rejected.
+    invite_pending: Option<u32>,
     /// True once the caller is gone: their BYE, CANCEL or missing ACK, or
     /// the BYE flowd sent.
     hung_up: bool,
+    /// The party that ended the call, once it has ended.
+    ended_by: Option<Party>,
 }
 
 /// Runs one call from its INVITE to its end. While the call is answered,
@@ -56,46 +61,79 @@ pub(super) async fn run(
     events: mpsc::UnboundedReceiver<DialogEvent>,
     answered: Arc<Mutex<Option<Dialog>>>,
 ) {
-    let Some(mut leg) = answer(shared, incoming, events).await else {
-        return;
+    let call_id = incoming
+        .request
+        .headers
+        .get("Call-ID")
+        .unwrap_or_default()
+        .to_string();
+    let mut leg = match answer(shared.clone(), incoming, events).await {
+        Ok(leg) => leg,
+        Err(status) => {
+            let record = CallRecord {
+                call_id,
+                status,
+                outcome: None,
+                ended_by: None,
+            };
+            let _ = shared.finished.send(record);
+            return;
+        }
     };
+    let _answered_count = leg.shared.stats.answered_guard();
     if let Ok(mut slot) = answered.lock() {
         *slot = Some(leg.dialog.clone());
     }
-    drive(&mut leg).await;
+    let outcome = drive(&mut leg).await;
     if !leg.hung_up {
         leg.bye().await;
     }
+    leg.close_dialog();
+    let record = CallRecord {
+        call_id,
+        status: 200,
+        outcome,
+        ended_by: leg.ended_by,
+    };
     if let Ok(mut slot) = answered.lock() {
         *slot = None;
     }
+    let stats = leg.shared.stats.clone();
     match leg.media.finish().await {
-        Ok(stats) => tracing::info!(
-            sent = stats.packets_sent,
-            received = stats.packets_received,
-            keys = stats.keys,
-            "call ended"
-        ),
+        Ok(media) => {
+            stats.add_rtp(media.packets_sent, media.packets_received);
+            tracing::info!(
+                sent = media.packets_sent,
+                received = media.packets_received,
+                keys = media.keys,
+                "call ended"
+            );
+        }
         Err(error) => tracing::warn!(%error, "the call's media task failed"),
     }
+    // Sent after the media task has ended, so a receiver sees the call's
+    // RTP port back in the pool.
+    let _ = shared.finished.send(record);
 }
 
-/// Answers the INVITE: negotiates SDP, starts the media and sends the 2xx.
-/// Returns `None` when the INVITE got an error response instead.
+/// Answers the INVITE: negotiates SDP, starts the media, rings for the
+/// configured time and sends the 2xx. Returns the final status sent
+/// instead when the INVITE was rejected or cancelled.
 async fn answer(
     shared: Arc<Shared>,
     incoming: Incoming,
-    events: mpsc::UnboundedReceiver<DialogEvent>,
-) -> Option<Leg> {
+    mut events: mpsc::UnboundedReceiver<DialogEvent>,
+) -> Result<Leg, u16> {
     let request = &incoming.request;
     let reject = |status: u16, warning: Option<String>| {
+        shared.stats.count_rejected(status);
         let mut response = request.response(status, Some(&incoming.to_tag));
         if let Some(warning) = warning {
+            let warning = warning_text(&warning);
             tracing::info!(status, %warning, "INVITE rejected");
-            response.headers.push(
-                "Warning",
-                format!("399 flowd \"{}\"", warning.replace('"', "'")),
-            );
+            response
+                .headers
+                .push("Warning", format!("399 flowd \"{warning}\""));
         }
         shared.endpoint.respond(&incoming.key, response);
     };
@@ -104,12 +142,17 @@ async fn answer(
             400,
             Some(String::from("the INVITE needs a From tag and a Contact")),
         );
-        return None;
+        return Err(400);
     };
-    let info = call_info(&shared, request, incoming.source.remote.ip());
+    let info = super::identity::call_info(
+        &shared.flows,
+        &shared.trusted,
+        request,
+        incoming.source.remote.ip(),
+    );
     let Some(program) = shared.flows.program(&info.to).cloned() else {
         reject(404, Some(format!("no flow answers `{}`", info.to)));
-        return None;
+        return Err(404);
     };
     let offer = if request.body.is_empty() {
         None
@@ -119,18 +162,21 @@ async fn answer(
             Ok(offer) => Some(offer),
             Err(error) => {
                 reject(400, Some(error.to_string()));
-                return None;
+                return Err(400);
             }
         }
     };
     let media = match MediaSession::start(&shared.pool, shared.media_ip) {
         Ok(media) => media,
         Err(error) => {
+            shared.stats.count_rejected(503);
             let mut response = request.response(503, Some(&incoming.to_tag));
-            response.headers.push("Retry-After", "5");
+            response
+                .headers
+                .push("Retry-After", super::RETRY_AFTER_SECONDS);
             tracing::warn!(%error, "no RTP port for the call");
             shared.endpoint.respond(&incoming.key, response);
-            return None;
+            return Err(503);
         }
     };
     let session_id = u64::from(media.local_addr().port()) << 32 | u64::from(dialog.remote_seq);
@@ -143,23 +189,42 @@ async fn answer(
     let (body, awaiting_answer) = match &offer {
         Some(offer) => match sdp::answer(offer, &local) {
             Ok(answer) => {
+                if let Some(warning) = unreachable_media(&answer.negotiated, &media) {
+                    reject(488, Some(warning));
+                    if let Err(error) = media.finish().await {
+                        tracing::warn!(%error, "the call's media task failed");
+                    }
+                    return Err(488);
+                }
                 if media.configure(answer.negotiated).is_err() {
                     reject(500, Some(String::from("the call's media task ended")));
-                    return None;
+                    return Err(500);
                 }
                 (answer.sdp, false)
             }
             Err(error @ (SdpError::NoCommonCodec { .. } | SdpError::NoAudio)) => {
                 reject(488, Some(error.to_string()));
-                return None;
+                return Err(488);
             }
             Err(error) => {
                 reject(400, Some(error.to_string()));
-                return None;
+                return Err(400);
             }
         },
         None => (sdp::offer(&local), true),
     };
+    if !shared.ring.is_zero() {
+        let mut ringing = request.response(180, Some(&incoming.to_tag));
+        ringing.headers.push("Contact", contact(&incoming));
+        shared.endpoint.respond(&incoming.key, ringing);
+        if !ring(&shared.endpoint, &mut events, shared.ring).await {
+            tracing::info!("the caller cancelled while ringing");
+            if let Err(error) = media.finish().await {
+                tracing::warn!(%error, "the call's media task failed");
+            }
+            return Err(487);
+        }
+    }
     let mut ok = request.response(200, Some(&incoming.to_tag));
     ok.headers.push("Contact", contact(&incoming));
     ok.headers.push("Allow", crate::sip::uas::ALLOW);
@@ -167,8 +232,12 @@ async fn answer(
     ok.body = body.into_bytes();
     shared.endpoint.respond(&incoming.key, ok);
     tracing::info!(late_offer = awaiting_answer, rtp = %media.local_addr(), "call answered");
+    if media.watch_inactivity(shared.inactivity).is_err() {
+        tracing::warn!("the call's media task has ended, so the RTP timeout is not watched");
+    }
     let ending = shared.ending.clone();
-    Some(Leg {
+    let dialog_invite_seq = dialog.remote_seq;
+    Ok(Leg {
         ending,
         shared,
         dialog,
@@ -178,8 +247,49 @@ async fn answer(
         program,
         info,
         awaiting_answer,
+        invite_pending: Some(dialog_invite_seq),
         hung_up: false,
+        ended_by: None,
     })
+}
+
+/// Waits `time` while the call rings. Returns false when the caller
+/// cancelled meanwhile.
+async fn ring(
+    endpoint: &Endpoint,
+    events: &mut mpsc::UnboundedReceiver<DialogEvent>,
+    time: Duration,
+) -> bool {
+    let deadline = Instant::now() + time;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(DialogEvent::Cancelled) | None => return false,
+                // A peer sends nothing else in the dialog before the 2xx,
+                // and no dialog exists yet to take such a request.
+                Some(DialogEvent::Request(incoming)) => {
+                    tracing::info!(method = %incoming.request.method, "request before the 2xx rejected with 481");
+                    let response = incoming.request.response(481, None);
+                    endpoint.respond(&incoming.key, response);
+                }
+                Some(other) => tracing::info!(?other, "event before the 2xx ignored"),
+            },
+            () = tokio::time::sleep_until(deadline) => return true,
+        }
+    }
+}
+
+/// Returns `text` fit for a Warning header's quoted string and for a log
+/// line: the text may quote a peer's SDP, so double quotes become single
+/// quotes and control characters (CR, LF, NUL, ESC ...) become spaces.
+fn warning_text(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 /// Builds the Contact of flowd's responses: the listener the INVITE came in on.
@@ -189,41 +299,10 @@ fn contact(incoming: &Incoming) -> String {
     format!("<sip:flowd@{local};transport={transport}>")
 }
 
-/// Builds the VM's view of the call: the dialled number from the
-/// Request-URI (else To), the caller from P-Asserted-Identity when the
-/// peer is trusted (else From), `None` for anonymous callers.
-fn call_info(shared: &Shared, request: &Request, peer: std::net::IpAddr) -> CallInfo {
-    let user_of = |value: &str| {
-        let uri = NameAddr::parse(value).ok()?.uri;
-        Uri::parse(&uri).ok()?.user().map(str::to_string)
-    };
-    let dialled = Uri::parse(&request.uri)
-        .ok()
-        .and_then(|uri| uri.user().map(str::to_string))
-        .filter(|user| shared.flows.program(user).is_some())
-        .or_else(|| request.headers.get("To").and_then(user_of))
-        .unwrap_or_default();
-    let asserted = shared
-        .trusted
-        .contains(&peer)
-        .then(|| request.headers.get("P-Asserted-Identity").and_then(user_of))
-        .flatten();
-    let from = asserted
-        .or_else(|| request.headers.get("From").and_then(user_of))
-        .filter(|user| !user.eq_ignore_ascii_case("anonymous") && !user.is_empty());
-    CallInfo {
-        id: request
-            .headers
-            .get("Call-ID")
-            .unwrap_or_default()
-            .to_string(),
-        from,
-        to: flowc::config::number_digits(&dialled),
-    }
-}
-
 /// Resumes the VM with the reply to each effect until it is finished.
-async fn drive(leg: &mut Leg) {
+/// Returns the flow's outcome, or `None` when the flow stopped with an
+/// error.
+async fn drive(leg: &mut Leg) -> Option<String> {
     let options = CallOptions {
         trace: TraceLevel::Off,
         ..CallOptions::default()
@@ -231,11 +310,11 @@ async fn drive(leg: &mut Leg) {
     let mut call = vm::Call::new(leg.program.clone(), leg.info.clone(), options);
     let mut reply = Reply::Start;
     loop {
-        let effect = match call.resume(jiff::Timestamp::now(), reply) {
+        let effect = match call.resume((leg.shared.clock)(), reply) {
             Ok(effect) => effect,
             Err(error) => {
                 tracing::error!(%error, "the flow stopped with an error; hanging up");
-                return;
+                return None;
             }
         };
         leg.shared
@@ -246,7 +325,7 @@ async fn drive(leg: &mut Leg) {
         tracing::debug!(?effect, "effect");
         if let Effect::Finished { outcome } = effect {
             tracing::info!(outcome = outcome.as_str(), "flow finished");
-            return;
+            return Some(outcome.as_str().to_string());
         }
         reply = leg.carry_out(effect).await;
     }
@@ -485,6 +564,15 @@ impl Leg {
                     Some(MediaEvent::RecordingFailed { path, error }) => {
                         tracing::error!(path = %path.display(), %error, "recording failed");
                     }
+                    Some(MediaEvent::Inactive { silent, on_hold }) => {
+                        tracing::info!(
+                            silent_ms = silent.as_millis() as u64,
+                            on_hold,
+                            "no RTP or RTCP from the caller; hanging up"
+                        );
+                        self.bye().await;
+                        return Wake::HungUp;
+                    }
                     None => {
                         tracing::error!("the call's media task ended; hanging up");
                         self.bye().await;
@@ -513,12 +601,17 @@ impl Leg {
             DialogEvent::Cancelled => {
                 tracing::info!("the caller cancelled");
                 self.hung_up = true;
+                self.ended_by.get_or_insert(Party::Caller);
             }
             DialogEvent::AckTimeout => {
                 tracing::info!("no ACK for the 2xx; hanging up");
+                self.ended_by.get_or_insert(Party::Caller);
                 self.end_after_bye();
             }
             DialogEvent::Ack(ack) => {
+                if ack.cseq_number() >= self.invite_pending {
+                    self.invite_pending = None;
+                }
                 if !self.awaiting_answer {
                     return;
                 }
@@ -543,6 +636,7 @@ impl Leg {
     /// Ends the call from flowd's side in the background when no reply path
     /// is left to await it.
     fn end_after_bye(&mut self) {
+        self.ended_by.get_or_insert(Party::Flowd);
         let bye = self.dialog.request("BYE");
         let endpoint = self.shared.endpoint.clone();
         let peer = self.dialog.peer;
@@ -562,6 +656,7 @@ impl Leg {
             "BYE" => {
                 tracing::info!("the caller hung up");
                 self.hung_up = true;
+                self.ended_by.get_or_insert(Party::Caller);
                 request.response(200, None)
             }
             "INFO" => {
@@ -594,6 +689,22 @@ impl Leg {
         if request.body.is_empty() && request.method == "UPDATE" {
             return request.response(200, None);
         }
+        // RFC 3261 section 14.2 and RFC 3311 section 5.2: an offer that
+        // crosses flowd's own offer (sent in a 2xx, answered in its ACK)
+        // is glare, and a request that arrives while an INVITE is still
+        // in progress must be retried later.
+        if self.awaiting_answer {
+            tracing::info!(method = %request.method, "request rejected with 491 because flowd's offer has no answer yet");
+            return request.response(491, None);
+        }
+        if let Some(pending) = self.invite_pending {
+            tracing::info!(method = %request.method, pending, "request rejected with 500 because an INVITE still awaits its ACK");
+            let mut response = request.response(500, None);
+            response
+                .headers
+                .push("Retry-After", retry_after_seconds().to_string());
+            return response;
+        }
         self.local.session_version += 1;
         let body = if request.body.is_empty() {
             sdp::offer(&self.local)
@@ -603,6 +714,14 @@ impl Leg {
                 SessionDescription::parse(&text).and_then(|offer| sdp::answer(&offer, &self.local));
             match answer {
                 Ok(answer) => {
+                    if let Some(warning) = unreachable_media(&answer.negotiated, &self.media) {
+                        tracing::info!(%warning, "new offer rejected");
+                        let mut response = request.response(488, None);
+                        response
+                            .headers
+                            .push("Warning", format!("399 flowd \"{warning}\""));
+                        return response;
+                    }
                     let _ = self.media.configure(answer.negotiated);
                     answer.sdp
                 }
@@ -620,6 +739,9 @@ impl Leg {
         if request.body.is_empty() && request.method == "INVITE" {
             self.awaiting_answer = true;
         }
+        if request.method == "INVITE" {
+            self.invite_pending = request.cseq_number();
+        }
         let mut ok = request.response(200, None);
         ok.headers.push("Contact", contact(incoming));
         ok.headers.push("Content-Type", "application/sdp");
@@ -627,20 +749,92 @@ impl Leg {
         ok
     }
 
-    /// Sends BYE and waits for its answer.
+    /// Sends BYE and waits for its answer. A BYE of the caller that crosses
+    /// it ends the wait at once; other requests meanwhile get 481.
     async fn bye(&mut self) {
         self.hung_up = true;
+        self.ended_by.get_or_insert(Party::Flowd);
+        // TODO: stop sending RTP while the BYE awaits its response.
         let bye = self.dialog.request("BYE");
-        match self
-            .shared
-            .endpoint
-            .send_request(bye, self.dialog.peer)
-            .await
-        {
-            Ok(response) => tracing::info!(status = response.status, "BYE answered"),
-            Err(error) => tracing::info!(%error, "BYE not answered"),
+        let endpoint = self.shared.endpoint.clone();
+        let sent = endpoint.send_request(bye, self.dialog.peer);
+        tokio::pin!(sent);
+        loop {
+            tokio::select! {
+                result = &mut sent => {
+                    match result {
+                        Ok(response) => tracing::info!(status = response.status, "BYE got its final response"),
+                        Err(error) => tracing::info!(%error, "BYE got no final response"),
+                    }
+                    return;
+                }
+                event = self.events.recv() => match event {
+                    Some(DialogEvent::Request(incoming)) => {
+                        let crossed = incoming.request.method == "BYE";
+                        respond_after_end(&self.shared.endpoint, &incoming);
+                        if crossed {
+                            tracing::info!("the caller's BYE crossed flowd's BYE");
+                            return;
+                        }
+                    }
+                    Some(_) => {}
+                    None => return,
+                },
+            }
         }
     }
+
+    /// Stops routing the dialog's requests to this task and answers those
+    /// already queued, so none is left without a response.
+    fn close_dialog(&mut self) {
+        self.events.close();
+        while let Ok(event) = self.events.try_recv() {
+            if let DialogEvent::Request(incoming) = event {
+                respond_after_end(&self.shared.endpoint, &incoming);
+            }
+        }
+    }
+}
+
+/// Answers a request of a dialog whose call has ended: 200 to a BYE, since
+/// the call is over as the caller asks, and 481 to anything else.
+fn respond_after_end(endpoint: &Endpoint, incoming: &Incoming) {
+    let status = if incoming.request.method == "BYE" {
+        200
+    } else {
+        481
+    };
+    tracing::info!(method = %incoming.request.method, status, "response sent to a request after the call ended");
+    endpoint.respond(&incoming.key, incoming.request.response(status, None));
+}
+
+/// Returns the Warning text when flowd's RTP socket cannot reach the
+/// negotiated peer address: its address family differs (an IPv6 `c=` line
+/// for an IPv4 socket, or the reverse).
+fn unreachable_media(negotiated: &sdp::Negotiated, media: &MediaSession) -> Option<String> {
+    let remote = negotiated.remote?;
+    let local = media.local_addr();
+    if remote.is_ipv6() == local.is_ipv6() {
+        return None;
+    }
+    let family = if remote.is_ipv6() { "IPv6" } else { "IPv4" };
+    Some(format!(
+        "{family} media is not supported: the offer's audio address is {ip}, flowd's RTP address is {local_ip}",
+        ip = remote.ip(),
+        local_ip = local.ip(),
+    ))
+}
+
+/// Returns a random Retry-After from 0 to 10 seconds, as RFC 3261 section
+/// 14.2 requires in a 500 to an INVITE that overlaps another.
+fn retry_after_seconds() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Each RandomState is seeded with fresh random keys by the standard
+    // library, so its hash of nothing is a random number.
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % 11
 }
 
 /// Keeps letters, digits, `-`, `_` and `.` of `text` so it is safe as one
@@ -660,5 +854,18 @@ fn file_name(text: &str) -> String {
         String::from("_")
     } else {
         name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::warning_text;
+
+    #[test]
+    fn warning_text_drops_control_characters() {
+        let text = warning_text("invalid SDP line 7: `a=ptime:0\rX-Injected: \"yes\"\u{1b}[31m\0`");
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(!text.contains('"'), "{text:?}");
+        assert!(text.contains("X-Injected: 'yes'"), "{text:?}");
     }
 }

@@ -1,9 +1,11 @@
 //! Loading the flows folder: every `.flow` file is checked and compiled
 //! once at start, and each module is loaded as a `vm::Program` keyed by
-//! the normalised numbers that reach it.
+//! the E.164 form of the numbers that reach it (see `flowc::number`).
 
 use crate::sip::uas::NumberPlan;
+use flowc::number::{self, CountryCode};
 use flowc::project::{Project, PromptInventory};
+use flowc::syntax::ast::Decl;
 use flowc::vm::Program;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,15 +15,30 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default)]
 pub struct Flows {
     by_number: Arc<HashMap<String, Arc<Program>>>,
+    country_code: Option<CountryCode>,
 }
 
 impl Flows {
-    /// Returns the program that answers `user` (a Request-URI user or a
-    /// number in any spelling `flowc` accepts).
+    /// Returns the program that answers `user` (a Request-URI user, a tel
+    /// URI number or a number in any spelling `flowc::number` reads).
     pub fn program(&self, user: &str) -> Option<&Arc<Program>> {
-        // NOTE: the match is exact after removing spaces and punctuation, so
-        // a carrier that sends `38615550100` for `+386 1 555 0100` gets 404.
-        self.by_number.get(&flowc::config::number_digits(user))
+        self.find(user).map(|(_, program)| program)
+    }
+
+    /// Returns the normalised number `user` matched and its program.
+    pub fn find(&self, user: &str) -> Option<(String, &Arc<Program>)> {
+        number::normalise(user, self.country_code)
+            .candidates()
+            .into_iter()
+            .find_map(|key| {
+                let program = self.by_number.get(&key)?;
+                Some((key, program))
+            })
+    }
+
+    /// Returns the country calling code national numbers are read with.
+    pub fn country_code(&self) -> Option<CountryCode> {
+        self.country_code
     }
 
     /// Returns the number of numbers served.
@@ -49,9 +66,13 @@ impl NumberPlan for Flows {
 }
 
 /// Checks and compiles every `.flow` file under `folder` with the config
-/// at `config` (by default `tok.yaml` in `folder`); check errors are
-/// returned in flowc's rendering.
-pub fn load_flows(folder: &Path, config: Option<&Path>) -> Result<Flows, String> {
+/// at `config` (by default `tok.yaml` in `folder`) and the prompt files in
+/// `prompts`; check errors are returned in flowc's rendering.
+pub fn load_flows(
+    folder: &Path,
+    config: Option<&Path>,
+    prompts: PromptInventory,
+) -> Result<Flows, String> {
     let config_path = config
         .map(Path::to_path_buf)
         .unwrap_or_else(|| folder.join(flowc::config::FILE_NAME));
@@ -60,8 +81,7 @@ pub fn load_flows(folder: &Path, config: Option<&Path>) -> Result<Flows, String>
     let pair = config_text
         .as_deref()
         .map(|text| (config_name.as_str(), text));
-    // NOTE: prompt files are not listed here, so missing prompts are left to `flowc check`.
-    let mut project = Project::new(pair, PromptInventory::default());
+    let mut project = Project::new(pair, prompts);
 
     let files = flow_files(folder)
         .map_err(|error| format!("cannot list the flows in `{}`: {error}", folder.display()))?;
@@ -97,18 +117,63 @@ pub fn load_flows(folder: &Path, config: Option<&Path>) -> Result<Flows, String>
             .collect();
         format!("the flows could not be compiled:\n{}", rendered.join("\n"))
     })?;
+    let country_code = project.config.country_code;
+    check_shared_numbers(&project, config_name.as_str())?;
     let mut by_number = HashMap::new();
     for module in modules {
         let numbers = module.numbers.clone();
         let program = Program::load(module, |name| jiff::tz::db().get(name).ok())
             .map_err(|error| error.to_string())?;
-        for number in numbers {
-            by_number.insert(flowc::config::number_digits(&number), program.clone());
+        for written in numbers {
+            by_number.insert(number::table_key(&written, country_code), program.clone());
         }
     }
     Ok(Flows {
         by_number: Arc::new(by_number),
+        country_code,
     })
+}
+
+/// Rejects two flows that answer the same number once both are brought to
+/// E.164, such as `+386 1 555 0100` in one flow and `015550100` in another
+/// with `country_code: 386`. The error names the file of each.
+fn check_shared_numbers(project: &Project, config_name: &str) -> Result<(), String> {
+    let country_code = project.config.country_code;
+    // (flow, file, number as written) by normalised number.
+    let mut claims: HashMap<String, (String, String, String)> = HashMap::new();
+    let mut entries: Vec<(String, String, String)> = Vec::new();
+    for file in &project.files {
+        let name = project
+            .sources
+            .get(file.id)
+            .map(|source| source.name.clone())
+            .unwrap_or_default();
+        for decl in &file.ast.decls {
+            if let Decl::Flow(header) = decl {
+                for answer in &header.answers {
+                    entries.push((header.name.name.clone(), name.clone(), answer.value.clone()));
+                }
+            }
+        }
+    }
+    for (written, flow) in &project.config.numbers {
+        entries.push((flow.clone(), config_name.to_string(), written.clone()));
+    }
+    for (flow, file, written) in entries {
+        let key = number::table_key(&written, country_code);
+        match claims.get(&key) {
+            Some((first_flow, first_file, first_written)) if *first_flow != flow => {
+                return Err(format!(
+                    "two flows answer {key}: flow `{first_flow}` in `{first_file}` (as `{first_written}`) and flow `{flow}` in `{file}` (as `{written}`); keep the number in one of them"
+                ));
+            }
+            Some(_) => {}
+            None => {
+                claims.insert(key, (flow, file, written));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn flow_files(folder: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -8,17 +8,21 @@
 
 mod driver;
 mod flows;
+mod identity;
+#[cfg(test)]
+mod tests;
 
 pub use flows::{Flows, load_flows};
 
 use crate::config::RuntimeConfig;
 use crate::media::ports::PortPool;
 use crate::media::prompt::PromptLibrary;
+use crate::media::session::InactivityLimits;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Request;
 use crate::sip::transaction::Timers;
 use crate::sip::uas::{Incoming, UasEvent};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -27,6 +31,40 @@ use tokio::sync::mpsc;
 
 /// Requests queued between the SIP core and the call layer.
 const EVENT_QUEUE: usize = 1024;
+
+/// The Retry-After of a 503 for overload, in seconds.
+pub(crate) const RETRY_AFTER_SECONDS: &str = "5";
+/// Finished calls kept for a slow [`Server::finished_calls`] receiver.
+const FINISHED_QUEUE: usize = 256;
+
+/// The wall clock the flows read (office hours, dates); tests may start it
+/// at another time.
+pub type Clock = Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>;
+
+/// The party that ended an answered call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Party {
+    /// The caller: BYE, CANCEL, or a missing ACK.
+    Caller,
+    /// flowd: BYE at the end of the flow, at shutdown or after an error.
+    Flowd,
+}
+
+/// The record of one ended call, sent to [`Server::finished_calls`]
+/// receivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// The INVITE's Call-ID.
+    pub call_id: String,
+    /// The final status sent to the INVITE: 200 when answered, 487 when
+    /// cancelled, 404 or 488 when rejected.
+    pub status: u16,
+    /// The flow's outcome (`hangup`, `voicemail` ...); `None` when the
+    /// flow never ran.
+    pub outcome: Option<String>,
+    /// Who ended the answered call; `None` when it was never answered.
+    pub ended_by: Option<Party>,
+}
 
 /// Counters of the call layer; clones share them.
 #[derive(Clone, Debug)]
@@ -38,15 +76,33 @@ pub struct Stats {
 #[derive(Debug, Default)]
 struct Counters {
     active: AtomicUsize,
+    answered: AtomicUsize,
     started: AtomicU64,
     effects: AtomicU64,
     panics: AtomicU64,
+    rtp_sent: AtomicU64,
+    rtp_received: AtomicU64,
+    rejected: Mutex<BTreeMap<u16, u64>>,
 }
 
 impl Stats {
     /// Returns the calls whose task is running.
     pub fn active_calls(&self) -> usize {
         self.inner.active.load(Ordering::Relaxed)
+    }
+
+    /// Returns the calls answered with 200 OK that have not ended.
+    pub fn answered_calls(&self) -> usize {
+        self.inner.answered.load(Ordering::Relaxed)
+    }
+
+    /// Counts an answered call until the returned guard is dropped, which
+    /// also happens when the call's task panics.
+    pub(crate) fn answered_guard(&self) -> AnsweredGuard {
+        self.inner.answered.fetch_add(1, Ordering::Relaxed);
+        AnsweredGuard {
+            counters: self.inner.clone(),
+        }
     }
 
     /// Returns the calls started since start-up.
@@ -68,6 +124,41 @@ impl Stats {
     pub fn ports_in_use(&self) -> usize {
         self.pool.in_use()
     }
+
+    /// Returns the RTP port pairs of the configured range.
+    pub fn port_capacity(&self) -> usize {
+        self.pool.capacity()
+    }
+
+    /// Returns the RTP packets sent and received by calls that have ended.
+    pub fn rtp_packets(&self) -> (u64, u64) {
+        (
+            self.inner.rtp_sent.load(Ordering::Relaxed),
+            self.inner.rtp_received.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Returns the INVITEs the call layer answered with an error, by status.
+    pub fn rejected(&self) -> BTreeMap<u16, u64> {
+        self.inner
+            .rejected
+            .lock()
+            .map(|rejected| rejected.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn add_rtp(&self, sent: u64, received: u64) {
+        self.inner.rtp_sent.fetch_add(sent, Ordering::Relaxed);
+        self.inner
+            .rtp_received
+            .fetch_add(received, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_rejected(&self, status: u16) {
+        if let Ok(mut rejected) = self.inner.rejected.lock() {
+            *rejected.entry(status).or_default() += 1;
+        }
+    }
 }
 
 /// State shared by every call task.
@@ -79,7 +170,14 @@ pub(crate) struct Shared {
     pub(crate) media_ip: IpAddr,
     pub(crate) recordings: PathBuf,
     pub(crate) trusted: Vec<IpAddr>,
+    /// Most calls at once; more INVITEs get 503.
+    pub(crate) max_calls: usize,
+    pub(crate) inactivity: InactivityLimits,
     pub(crate) stats: Stats,
+    /// How long a new call rings before it is answered.
+    pub(crate) ring: std::time::Duration,
+    pub(crate) clock: Clock,
+    pub(crate) finished: tokio::sync::broadcast::Sender<CallRecord>,
     /// Becomes true when active calls must end with BYE.
     pub(crate) ending: tokio::sync::watch::Receiver<bool>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
@@ -103,6 +201,10 @@ pub struct Server {
     endpoint: Endpoint,
     stats: Stats,
     ending: tokio::sync::watch::Sender<bool>,
+    max_calls: usize,
+    #[cfg(test)]
+    shared: Arc<Shared>,
+    finished: tokio::sync::broadcast::Sender<CallRecord>,
 }
 
 impl Server {
@@ -112,6 +214,17 @@ impl Server {
         config: &RuntimeConfig,
         flows: Flows,
         prompts: PromptLibrary,
+    ) -> Result<Server, String> {
+        Server::start_with_clock(config, flows, prompts, Arc::new(jiff::Timestamp::now)).await
+    }
+
+    /// Starts like [`Server::start`], with flows reading the time from
+    /// `clock`.
+    pub async fn start_with_clock(
+        config: &RuntimeConfig,
+        flows: Flows,
+        prompts: PromptLibrary,
+        clock: Clock,
     ) -> Result<Server, String> {
         let pool = PortPool::new(config.rtp_ports.clone()).map_err(|error| {
             format!(
@@ -142,6 +255,8 @@ impl Server {
             pool: pool.clone(),
         };
         let (ending, ending_receiver) = tokio::sync::watch::channel(false);
+        let max_calls = config.max_calls.unwrap_or_else(|| pool.capacity());
+        let (finished, _) = tokio::sync::broadcast::channel(FINISHED_QUEUE);
         let shared = Arc::new(Shared {
             endpoint: endpoint.clone(),
             flows,
@@ -150,16 +265,35 @@ impl Server {
             media_ip: config.advertise,
             recordings: config.recordings.clone(),
             trusted: config.trusted.clone(),
+            max_calls,
+            inactivity: InactivityLimits {
+                active: config.rtp_timeout,
+                hold: config.rtp_hold_timeout,
+            },
             stats: stats.clone(),
+            ring: config.ring,
+            clock,
+            finished: finished.clone(),
             ending: ending_receiver,
             calls: Mutex::new(HashMap::new()),
         });
+        #[cfg(test)]
+        let shared_for_tests = shared.clone();
         tokio::spawn(dispatch(shared, events));
         Ok(Server {
             endpoint,
             stats,
             ending,
+            max_calls,
+            #[cfg(test)]
+            shared: shared_for_tests,
+            finished,
         })
+    }
+
+    /// Returns the most calls served at once.
+    pub fn max_calls(&self) -> usize {
+        self.max_calls
     }
 
     /// Shuts down gracefully: new INVITEs get 503, active calls may run
@@ -194,6 +328,12 @@ impl Server {
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
+
+    /// Subscribes to the records of calls that end from now on. A receiver
+    /// more than 256 records behind loses the oldest.
+    pub fn finished_calls(&self) -> tokio::sync::broadcast::Receiver<CallRecord> {
+        self.finished.subscribe()
+    }
 }
 
 /// Routes every event of the SIP core to its call.
@@ -207,17 +347,24 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
                     .get("Call-ID")
                     .unwrap_or_default()
                     .to_string();
+                // The same test as the SIP core's: white space may surround
+                // the `;` and `=` of the tag parameter.
                 let in_dialog = incoming
                     .request
                     .headers
                     .get("To")
-                    .is_some_and(|to| to.contains(";tag="));
+                    .and_then(|to| crate::sip::header::param(to, "tag"))
+                    .is_some();
                 if !in_dialog && incoming.request.method == "INVITE" {
                     start_call(&shared, call_id, incoming);
                 } else if let Err(DialogEvent::Request(incoming)) =
                     shared.route(&call_id, DialogEvent::Request(Box::new(incoming)))
                 {
-                    let response = incoming.request.response(481, Some(&incoming.to_tag));
+                    // A BYE for a call whose task has stopped reading its
+                    // requests ends that call, so it gets 200.
+                    let ending = incoming.request.method == "BYE" && shared.is_registered(&call_id);
+                    let status = if ending { 200 } else { 481 };
+                    let response = incoming.request.response(status, Some(&incoming.to_tag));
                     shared.endpoint.respond(&incoming.key, response);
                 }
             }
@@ -245,6 +392,14 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
 }
 
 impl Shared {
+    /// Returns true while a call with `call_id` has a task, even one that
+    /// no longer reads its requests.
+    fn is_registered(&self, call_id: &str) -> bool {
+        self.calls
+            .lock()
+            .is_ok_and(|calls| calls.contains_key(call_id))
+    }
+
     /// Sends `event` to the call with `call_id`; gives it back when no such
     /// call runs.
     fn route(&self, call_id: &str, event: DialogEvent) -> Result<(), DialogEvent> {
@@ -260,41 +415,70 @@ impl Shared {
     }
 }
 
-/// Registers a call and spawns its task under a supervisor that logs a
-/// panic with the call-id; a guard removes the call and its count however
-/// the task ends.
+/// Registers a call and spawns its task under [`supervise`]. An INVITE
+/// beyond `sip.max_calls` gets 503 with Retry-After.
 fn start_call(shared: &Arc<Shared>, call_id: String, incoming: Incoming) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let fresh = match shared.calls.lock() {
-        Ok(mut calls) => {
-            if calls.contains_key(&call_id) {
-                false
-            } else {
-                calls.insert(call_id.clone(), sender);
-                true
-            }
-        }
-        Err(_) => false,
-    };
-    if !fresh {
+    if shared.stats.active_calls() >= shared.max_calls {
+        tracing::warn!(
+            %call_id,
+            max_calls = shared.max_calls,
+            "too many calls; INVITE rejected with 503"
+        );
+        shared.stats.count_rejected(503);
+        let mut response = incoming.request.response(503, Some(&incoming.to_tag));
+        response.headers.push("Retry-After", RETRY_AFTER_SECONDS);
+        shared.endpoint.respond(&incoming.key, response);
+        return;
+    }
+    let Some(receiver) = shared.register(&call_id) else {
         // A second INVITE with a Call-ID in use but no To tag: the call
         // already exists, so this one is refused.
         let response = incoming.request.response(482, Some(&incoming.to_tag));
         shared.endpoint.respond(&incoming.key, response);
         return;
+    };
+    let answered = Arc::new(Mutex::new(None));
+    let server_error = incoming.request.response(500, Some(&incoming.to_tag));
+    let unanswered = Some((incoming.key.clone(), server_error));
+    let body = driver::run(shared.clone(), incoming, receiver, answered.clone());
+    supervise(shared, call_id, answered, unanswered, body);
+}
+
+impl Shared {
+    /// Adds a call to the routing table and the counts; `None` when a call
+    /// with this Call-ID runs.
+    fn register(&self, call_id: &str) -> Option<mpsc::UnboundedReceiver<DialogEvent>> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let mut calls = self.calls.lock().ok()?;
+        if calls.contains_key(call_id) {
+            return None;
+        }
+        calls.insert(call_id.to_string(), sender);
+        self.stats.inner.active.fetch_add(1, Ordering::Relaxed);
+        self.stats.inner.started.fetch_add(1, Ordering::Relaxed);
+        Some(receiver)
     }
-    shared.stats.inner.active.fetch_add(1, Ordering::Relaxed);
-    shared.stats.inner.started.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Spawns a registered call's task `body` in a span with the call-id, and
+/// a supervisor that logs a panic of the task with the call-id. After a
+/// panic it sends BYE when `answered` contains the dialog, else the 500 of
+/// `unanswered` to the INVITE, which the SIP core drops when the INVITE
+/// already has its final response. A guard removes the call and its count
+/// however the task ends.
+fn supervise(
+    shared: &Arc<Shared>,
+    call_id: String,
+    answered: Arc<Mutex<Option<crate::sip::uas::Dialog>>>,
+    unanswered: Option<(crate::sip::transaction::Key, crate::sip::message::Response)>,
+    body: impl Future<Output = ()> + Send + 'static,
+) {
     let guard = CallGuard {
         shared: shared.clone(),
         call_id: call_id.clone(),
     };
     let span = tracing::info_span!("call", %call_id);
-    let answered = Arc::new(Mutex::new(None));
-    let task = tokio::spawn(tracing::Instrument::instrument(
-        driver::run(shared.clone(), incoming, receiver, answered.clone()),
-        span.clone(),
-    ));
+    let task = tokio::spawn(tracing::Instrument::instrument(body, span.clone()));
     tokio::spawn(async move {
         let guard = guard;
         if let Err(error) = task.await
@@ -316,9 +500,23 @@ fn start_call(shared: &Arc<Shared>, call_id: String, incoming: Incoming) {
                 span.in_scope(|| {
                     tracing::info!(answered = result.is_ok(), "BYE sent after the panic")
                 });
+            } else if let Some((key, response)) = unanswered {
+                guard.shared.endpoint.respond(&key, response);
+                span.in_scope(|| tracing::info!("500 sent to the INVITE after the panic"));
             }
         }
     });
+}
+
+/// Holds one count of answered calls.
+pub(crate) struct AnsweredGuard {
+    counters: Arc<Counters>,
+}
+
+impl Drop for AnsweredGuard {
+    fn drop(&mut self) {
+        self.counters.answered.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Removes a call from the routing table and the active count on drop.
@@ -337,5 +535,13 @@ impl Drop for CallGuard {
             .inner
             .active
             .fetch_sub(1, Ordering::Relaxed);
+        // After a normal end the media task has stopped and freed its
+        // ports; after a panic it stops at its next wake-up.
+        tracing::info!(
+            call_id = %self.call_id,
+            active_calls = self.shared.stats.active_calls(),
+            ports_in_use = self.shared.stats.ports_in_use(),
+            "call removed"
+        );
     }
 }

@@ -165,6 +165,15 @@ impl PromptLibrary {
             })
     }
 
+    /// Lists the loaded prompts for `flowc`'s checker, which reports a
+    /// flow that plays a prompt missing here.
+    pub fn inventory(&self) -> flowc::project::PromptInventory {
+        flowc::project::PromptInventory {
+            listed: true,
+            files: self.prompts.keys().cloned().collect(),
+        }
+    }
+
     /// Returns the number of prompt files loaded.
     pub fn len(&self) -> usize {
         self.prompts.len()

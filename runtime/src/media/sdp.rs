@@ -256,9 +256,11 @@ impl SessionDescription {
             return Some(());
         };
         match (name, self.media.last_mut()) {
-            ("ptime", Some(media)) => media.ptime = Some(parse_milliseconds(argument)?),
-            ("ptime", None) => self.ptime = Some(parse_milliseconds(argument)?),
-            ("maxptime", Some(media)) => media.maxptime = Some(parse_milliseconds(argument)?),
+            // ptime and maxptime are hints (RFC 4566 section 6), so a value
+            // that is zero or no number is ignored rather than failing the call.
+            ("ptime", Some(media)) => media.ptime = parse_milliseconds(argument),
+            ("ptime", None) => self.ptime = parse_milliseconds(argument),
+            ("maxptime", Some(media)) => media.maxptime = parse_milliseconds(argument),
             ("rtpmap", Some(media)) => media.rtpmaps.push(parse_rtpmap(argument)?),
             ("fmtp", Some(media)) => {
                 let (payload_type, parameters) = argument
@@ -378,16 +380,7 @@ pub struct Answer {
 /// answered `recvonly`; an `inactive` offer is answered `inactive`.
 pub fn answer(offer: &SessionDescription, local: &LocalMedia) -> Result<Answer, SdpError> {
     let (audio_index, audio) = offer.active_audio().ok_or(SdpError::NoAudio)?;
-    let connection = audio
-        .connection
-        .or(offer.connection)
-        .ok_or(SdpError::NoConnection)?;
-    let (payload_type, codec) = audio
-        .payload_types()
-        .find_map(|payload_type| Some((payload_type, audio.codec(payload_type)?)))
-        .ok_or_else(|| SdpError::NoCommonCodec {
-            offered: describe_formats(audio),
-        })?;
+    let (connection, payload_type, codec) = audio_connection_and_codec(offer, audio)?;
     let telephone_event = audio.telephone_event();
     let ptime_ms = choose_ptime(audio.ptime.or(offer.ptime), audio.maxptime);
 
@@ -428,6 +421,25 @@ pub fn answer(offer: &SessionDescription, local: &LocalMedia) -> Result<Answer, 
     Ok(Answer { negotiated, sdp })
 }
 
+/// Returns the audio stream's connection address (its own, else the
+/// session's) and its first PCMU or PCMA payload type with the codec.
+fn audio_connection_and_codec(
+    description: &SessionDescription,
+    audio: &Media,
+) -> Result<(IpAddr, u8, Codec), SdpError> {
+    let connection = audio
+        .connection
+        .or(description.connection)
+        .ok_or(SdpError::NoConnection)?;
+    let (payload_type, codec) = audio
+        .payload_types()
+        .find_map(|payload_type| Some((payload_type, audio.codec(payload_type)?)))
+        .ok_or_else(|| SdpError::NoCommonCodec {
+            offered: describe_formats(audio),
+        })?;
+    Ok((connection, payload_type, codec))
+}
+
 /// Builds an offer for an INVITE that came without one: PCMU, PCMA and
 /// telephone-event on payload type 101, 20 ms packets, both directions.
 pub fn offer(local: &LocalMedia) -> String {
@@ -451,16 +463,7 @@ pub fn offer(local: &LocalMedia) -> String {
 /// and its telephone-event payload type.
 pub fn take_answer(answer: &SessionDescription) -> Result<Negotiated, SdpError> {
     let (_, audio) = answer.active_audio().ok_or(SdpError::NoAudio)?;
-    let connection = audio
-        .connection
-        .or(answer.connection)
-        .ok_or(SdpError::NoConnection)?;
-    let (payload_type, codec) = audio
-        .payload_types()
-        .find_map(|payload_type| Some((payload_type, audio.codec(payload_type)?)))
-        .ok_or_else(|| SdpError::NoCommonCodec {
-            offered: describe_formats(audio),
-        })?;
+    let (connection, payload_type, codec) = audio_connection_and_codec(answer, audio)?;
     let held = connection.is_unspecified();
     // The answer's direction is the peer's; flowd takes the reverse.
     let peer = audio.direction.or(answer.direction).unwrap_or_default();

@@ -52,6 +52,17 @@ enum Command {
     Key(Key),
     Record(PathBuf),
     StopRecording,
+    WatchInactivity(InactivityLimits),
+}
+
+/// How long the caller may send neither RTP nor RTCP; `None` turns the
+/// check off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InactivityLimits {
+    /// While flowd sends RTP to the caller.
+    pub active: Option<Duration>,
+    /// While the caller has put the call on hold, so flowd sends nothing.
+    pub hold: Option<Duration>,
 }
 
 /// A report from the media task to the call's task.
@@ -80,6 +91,14 @@ pub enum MediaEvent {
         path: PathBuf,
         /// What failed.
         error: String,
+    },
+    /// Neither RTP nor RTCP came from the caller for the limit set with
+    /// [`MediaSession::watch_inactivity`]. Reported once.
+    Inactive {
+        /// How long nothing came.
+        silent: Duration,
+        /// Whether the call was on hold.
+        on_hold: bool,
     },
 }
 
@@ -129,7 +148,8 @@ impl MediaSession {
             local,
             commands: command_sender,
             events,
-            task: tokio::spawn(task.run()),
+            // The task logs in the caller's span, so its lines carry the call-id.
+            task: tokio::spawn(tracing::Instrument::in_current_span(task.run())),
             next_play_id: 0,
         })
     }
@@ -184,6 +204,14 @@ impl MediaSession {
         self.send(Command::Record(path))
     }
 
+    /// Reports [`MediaEvent::Inactive`] once the caller sends neither RTP
+    /// nor RTCP for the limit of the current mode. The silence is counted
+    /// from the last datagram, the last negotiation or this call, whichever
+    /// is latest.
+    pub fn watch_inactivity(&self, limits: InactivityLimits) -> Result<(), MediaClosed> {
+        self.send(Command::WatchInactivity(limits))
+    }
+
     /// Ends the recording; [`MediaEvent::RecordingEnded`] follows.
     pub fn stop_recording(&self) -> Result<(), MediaClosed> {
         self.send(Command::StopRecording)
@@ -223,6 +251,7 @@ enum Wake {
     Due,
     Rtp(std::io::Result<(usize, SocketAddr)>),
     Rtcp,
+    Silent,
 }
 
 struct MediaTask {
@@ -240,6 +269,9 @@ struct MediaTask {
     stats: MediaStats,
     frame: Vec<u8>,
     packet: Vec<u8>,
+    inactivity: Option<InactivityLimits>,
+    /// When the caller last sent RTP or RTCP, or the stream last changed.
+    last_heard: Instant,
 }
 
 impl MediaTask {
@@ -271,7 +303,26 @@ impl MediaTask {
             stats: MediaStats::default(),
             frame: Vec::new(),
             packet: Vec::new(),
+            inactivity: None,
+            last_heard: Instant::now(),
         }
+    }
+
+    /// Returns whether the caller has put the call on hold: a stream is negotiated
+    /// but flowd sends nothing on it (sendonly or 0.0.0.0 from the caller).
+    fn on_hold(&self) -> bool {
+        self.stream.as_ref().is_some_and(|stream| !stream.sends())
+    }
+
+    /// Returns when the caller counts as gone, if the check is on.
+    fn silence_deadline(&self) -> Option<Instant> {
+        let limits = self.inactivity?;
+        let limit = if self.on_hold() {
+            limits.hold
+        } else {
+            limits.active
+        };
+        Some(self.last_heard + limit?)
     }
 
     async fn run(mut self) -> MediaStats {
@@ -285,17 +336,37 @@ impl MediaTask {
                 }
                 Tick::Wait(offset) => self.schedule_start + offset,
             };
+            let silence_deadline = self.silence_deadline();
+            let silent = async {
+                match silence_deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             let wake = tokio::select! {
                 command = self.commands.recv() => Wake::Command(command),
                 () = tokio::time::sleep_until(due) => Wake::Due,
                 received = self.ports.rtp.recv_from(&mut datagram) => Wake::Rtp(received),
                 _ = self.ports.rtcp.recv_from(&mut rtcp) => Wake::Rtcp,
+                () = silent => Wake::Silent,
             };
             match wake {
                 Wake::Command(Some(command)) => self.handle(command),
                 Wake::Command(None) => break,
-                Wake::Due | Wake::Rtcp => {}
+                Wake::Due => {}
+                Wake::Rtcp => self.last_heard = Instant::now(),
+                Wake::Silent => {
+                    // NOTE: if the event queue is full the report is lost and
+                    // the call is not ended by this check.
+                    let on_hold = self.on_hold();
+                    self.emit(MediaEvent::Inactive {
+                        silent: self.last_heard.elapsed(),
+                        on_hold,
+                    });
+                    self.inactivity = None;
+                }
                 Wake::Rtp(Ok((len, _from))) => {
+                    self.last_heard = Instant::now();
                     if let Some(received) = datagram.get(..len) {
                         self.receive(received);
                     }
@@ -334,12 +405,17 @@ impl MediaTask {
                 }
             }
             Command::StopRecording => self.end_recording(),
+            Command::WatchInactivity(limits) => {
+                self.inactivity = Some(limits);
+                self.last_heard = Instant::now();
+            }
         }
     }
 
     /// Applies a new negotiation. A new ptime restarts the schedule now,
     /// at the timestamp of the next slot, so timestamps stay continuous.
     fn configure(&mut self, negotiated: Negotiated) {
+        self.last_heard = Instant::now();
         let samples = samples_for(negotiated.ptime_ms);
         if samples != self.sender.samples_per_packet() {
             let next_timestamp = self.sender.timestamp_of(self.pacer.next_slot());

@@ -344,7 +344,10 @@ impl Core {
             // (section 17.2.1); it carries no To tag.
             self.respond(&key, request.response(100, None)).await;
         }
-        let decision = if invite && !self.accepting {
+        // OPTIONS gets 503 too while stopping, so a trunk's keepalive sees
+        // the server leaving and the trunk fails over to another.
+        let stopping = !self.accepting && (invite || request.method == "OPTIONS");
+        let decision = if stopping {
             Decision::Answer(unavailable(&request, &to_tag))
         } else {
             uas::decide(&request, self.numbers.as_ref(), &to_tag)

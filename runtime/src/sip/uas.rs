@@ -58,8 +58,13 @@ pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Deci
         return Decision::Answer(response);
     }
 
+    // flowd has no TLS listener, so a `sips:` Request-URI, which asks for
+    // TLS on every hop, is a scheme it does not support.
     let uri = Uri::parse(&request.uri);
-    if matches!(uri, Ok(Uri::Other(_)) | Err(_)) {
+    if matches!(
+        uri,
+        Ok(Uri::Other(_) | Uri::Sip { secure: true, .. }) | Err(_)
+    ) {
         return Decision::Answer(answer(416));
     }
 
@@ -94,13 +99,28 @@ pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Deci
         return Decision::Answer(answer(481));
     }
 
+    // The body type (415) and Accept (406) are checked before the number
+    // (404), unlike the order of RFC 3261 section 8.2: those answers hold
+    // whatever the Request-URI, so a caller learns the fix that applies
+    // to every number, and RFC 4475 expects them for INVITEs to any user.
+    if let Some(rejection) = check_session_body(request) {
+        return Decision::Answer(answer_with(request, rejection, to_tag));
+    }
+
+    // The dialled number is the Request-URI's user, else the To's: some
+    // SBCs put their own address in the Request-URI.
     let user = uri.ok().and_then(|u| u.user().map(str::to_string));
-    if !user.is_some_and(|u| numbers.is_known(&u)) {
+    let to_user = request
+        .headers
+        .get("To")
+        .and_then(|to| NameAddr::parse(to).ok())
+        .and_then(|to| Uri::parse(&to.uri).ok())
+        .and_then(|uri| uri.user().map(str::to_string));
+    let known = |user: Option<String>| user.is_some_and(|u| numbers.is_known(&u));
+    if !known(user) && !known(to_user) {
         return Decision::Answer(answer(404));
     }
-    check_session_body(request).map_or(Decision::Deliver, |r| {
-        Decision::Answer(answer_with(request, r, to_tag))
-    })
+    Decision::Deliver
 }
 
 fn answer_with(

@@ -261,7 +261,14 @@ fn syntax_errors_name_the_line() {
         })
     );
     assert!(SessionDescription::parse("v=0\r\nc=IN IP4 nowhere\r\n").is_err());
-    assert!(SessionDescription::parse("v=0\r\nm=audio 1 RTP/AVP 0\r\na=ptime:x\r\n").is_err());
+}
+
+#[test]
+fn unusable_ptime_is_ignored() {
+    for attribute in ["a=ptime:0\r\n", "a=ptime:x\r\n", "a=maxptime:0\r\n"] {
+        let text = format!("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n{attribute}");
+        assert_eq!(answer_text(&text).negotiated.ptime_ms, 20, "{attribute:?}");
+    }
 }
 
 #[test]
