@@ -1,7 +1,8 @@
 //! Contact lookups by phone in the built-in CRM with 1,000,000 contacts,
-//! on SQLite and on PostgreSQL: criterion's time per lookup (a number that
-//! is stored and one that is not), then the single-lookup latency p50 and
-//! p99 and the lookups per second of 100 concurrent tasks.
+//! on SQLite and on PostgreSQL. Criterion measures the time per lookup of a
+//! stored number and of an unknown one. Then the benchmark prints the p50
+//! and p99 latency of single lookups and the lookups per second of 100
+//! concurrent tasks.
 //!
 //! Run with `CARGO_TARGET_DIR=... cargo bench -p flowd --bench crm_lookup`.
 //! The SQLite file is kept under the target folder
@@ -28,8 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
-/// Contacts in the benchmark database unless `CRM_LOOKUP_CONTACTS` says
-/// otherwise.
+/// Contacts in the benchmark database unless `CRM_LOOKUP_CONTACTS` sets
+/// another count.
 const DEFAULT_CONTACTS: u64 = 1_000_000;
 
 fn contacts() -> u64 {
@@ -50,12 +51,12 @@ const LATENCY_SAMPLES: usize = 20_000;
 const TASKS: usize = 100;
 const LOOKUPS_PER_TASK: usize = 500;
 
-/// The number of contact `n` (1-based): `+3862` and seven digits.
+/// Returns the number of contact `n` (1-based): `+3862` and seven digits.
 fn phone(n: u64) -> String {
     format!("+3862{:07}", n - 1)
 }
 
-/// A cheap pseudo-random sequence of contact numbers (xorshift).
+/// Returns the next contact of a cheap pseudo-random sequence (xorshift).
 fn next_contact(state: &AtomicU64) -> u64 {
     let mut x = state.load(Ordering::Relaxed);
     x ^= x << 13;

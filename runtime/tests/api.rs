@@ -176,7 +176,7 @@ async fn token_required(db: &TestDb) {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 
-    // Unknown routes need the token too, then answer 404 in JSON.
+    // Unknown routes need the token too, then get 404 in JSON.
     let response = server
         .client
         .get(format!("{}/nothing", server.base))

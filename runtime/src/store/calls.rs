@@ -37,13 +37,14 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a call's record in one transaction: the call row as `ended`
-    /// with legs, path, times, outcome, rating and recording; its tags; the
-    /// contact's timeline entry and last agent; the ticket link or a new
-    /// ticket; and the outbox items in order. A call already `ended` is left
-    /// as it is and Ok is returned, so replaying a record after a crash is
-    /// safe. A call marked `interrupted` at start-up is overwritten, since
-    /// the replayed record is complete.
+    /// Writes a call's record in one transaction. It stores the call row as
+    /// `ended` with legs, path, times, outcome, rating, recording and tags.
+    /// For a known contact it adds the timeline entry and sets the last
+    /// agent. It links the ticket or opens one, and queues the outbox items
+    /// in order. A call already `ended` is left as it is and Ok is returned,
+    /// so replaying a record after a crash is safe. A call marked
+    /// `interrupted` at start-up is overwritten, since the replayed record
+    /// is complete.
     pub async fn call_finished(&self, f: &FinishedCall) -> Result<(), StoreError> {
         if let Some(rating) = f.rating
             && !(1..=5).contains(&rating)

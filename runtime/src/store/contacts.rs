@@ -41,9 +41,10 @@ impl Store {
         Ok(upserted.id())
     }
 
-    /// Upserts a batch of contacts in one transaction. A contact that is
-    /// invalid (a phone of another contact) gets its error in the list and
-    /// the others are written; a database failure fails the whole batch.
+    /// Upserts a batch of contacts in one transaction. An invalid contact,
+    /// such as one with a phone of another contact, gets its error in the
+    /// list while the others are written. A database failure fails the
+    /// whole batch.
     pub async fn upsert_contacts(
         &self,
         batch: &[NewContact],

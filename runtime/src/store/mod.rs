@@ -223,7 +223,7 @@ async fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{}?mode=rw", path.display()))
 }
 
-/// The connection settings of flowd's SQLite file.
+/// Returns the connection settings of flowd's SQLite file.
 fn sqlite_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
