@@ -159,7 +159,9 @@ pub fn parse(text: &str, file: &str, folder: PathBuf) -> Result<RuntimeConfig, C
         file: file.to_string(),
         message: error.to_string(),
     })?;
-    build(parsed.unwrap_or_default(), folder)
+    let mut config = build(parsed.unwrap_or_default(), folder.clone())?;
+    config.database = crate::store::resolve_sqlite_url(&config.database, &folder);
+    Ok(config)
 }
 
 /// Returns the settings used when there is no config file.
