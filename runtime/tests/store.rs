@@ -39,6 +39,7 @@ on_both_backends!(
     calls_query_filters,
     add_call_tags_keeps_first_source,
     concurrent_writers_all_succeed,
+    find_caller_by_any_spelling,
     due_outbox_one_per_call_in_order,
     record_attempt_retry_and_expiry,
 );
@@ -1027,4 +1028,37 @@ async fn concurrent_writers_all_succeed(db: &TestDb) {
             .len(),
         80
     );
+}
+
+async fn find_caller_by_any_spelling(db: &TestDb) {
+    let store = &db.store;
+    let id = store.upsert_contact(&ana()).await.unwrap();
+    let schema = flowd::crm::CrmSchema {
+        country_code: Some(flowc::number::CountryCode::parse("386").unwrap()),
+        fields: BTreeMap::new(),
+    };
+    for spelling in [
+        "+386 1 555 0100",
+        "01 5550100",
+        "+38615550100",
+        "sip:+38615550100@192.0.2.1;user=phone",
+        "38615550100",
+    ] {
+        let found = flowd::crm::find_caller(store, &schema, spelling)
+            .await
+            .unwrap();
+        assert_eq!(found.map(|c| c.id), Some(id), "{spelling}");
+    }
+    // `41000001` reads as +38641000001 only as a national number, the
+    // second reading of this ambiguous spelling.
+    let found = flowd::crm::find_caller(store, &schema, "41000001")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|c| c.id), Some(id));
+    for unknown in ["+38615550101", "112", "anonymous"] {
+        let found = flowd::crm::find_caller(store, &schema, unknown)
+            .await
+            .unwrap();
+        assert!(found.is_none(), "{unknown}");
+    }
 }
