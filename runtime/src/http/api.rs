@@ -6,8 +6,8 @@
 
 use crate::crm::{ContactInput, CrmSchema};
 use crate::store::{
-    CallQuery, ContactQuery, NewInteraction, NewNote, NewTicket, OutboxQuery, Store, StoreError,
-    TicketQuery, TicketUpdate, Upserted,
+    CallQuery, CallRow, ContactQuery, NewInteraction, NewNote, NewTicket, OutboxQuery, Store,
+    StoreError, TicketQuery, TicketUpdate, Upserted,
 };
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -383,7 +383,14 @@ async fn contact_calls(
         contact_id: Some(id),
         ..CallQuery::default()
     };
-    Ok(Json(api.store.calls(&query).await?).into_response())
+    let calls: Vec<serde_json::Value> = api
+        .store
+        .calls(&query)
+        .await?
+        .iter()
+        .map(with_recording_url)
+        .collect();
+    Ok(Json(calls).into_response())
 }
 
 // ---- interactions
@@ -556,7 +563,14 @@ async fn list_calls(
         limit: params.limit,
         offset: params.offset,
     };
-    Ok(Json(api.store.calls(&query).await?).into_response())
+    let calls: Vec<serde_json::Value> = api
+        .store
+        .calls(&query)
+        .await?
+        .iter()
+        .map(with_recording_url)
+        .collect();
+    Ok(Json(calls).into_response())
 }
 
 fn call_not_found(id: &str) -> ApiError {
@@ -567,9 +581,33 @@ fn call_not_found(id: &str) -> ApiError {
 
 async fn get_call(State(api): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     match api.store.call(&id).await? {
-        Some(call) => Ok(Json(call).into_response()),
+        Some(call) => Ok(Json(with_recording_url(&call)).into_response()),
         None => Err(call_not_found(&id)),
     }
+}
+
+/// Returns a call as JSON with `recording_url`, the API path of its
+/// recording, or null when it has none.
+fn with_recording_url(call: &CallRow) -> serde_json::Value {
+    let url = call.recording.as_ref().map(|_| {
+        let id: String = call
+            .call_id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@') {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("/api/v1/calls/{id}/recording")
+    });
+    let mut value = serde_json::to_value(call).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(String::from("recording_url"), serde_json::Value::from(url));
+    }
+    value
 }
 
 /// Streams a call's WAV file. The path comes only from the stored record,
