@@ -2,7 +2,8 @@
 //! on SQLite and on PostgreSQL. Criterion measures the time per lookup of a
 //! stored number and of an unknown one. Then the benchmark prints the p50
 //! and p99 latency of single lookups and the lookups per second of 100
-//! concurrent tasks.
+//! concurrent tasks, and the call records per second that `call_finished`
+//! writes from 50 concurrent tasks.
 //!
 //! Run with `CARGO_TARGET_DIR=... cargo bench -p flowd --bench crm_lookup`.
 //! The SQLite file is kept under the target folder
@@ -21,7 +22,9 @@
 
 use criterion::Criterion;
 use flowd::store::testing::PostgresDatabase;
-use flowd::store::{Backend, Store};
+use flowd::store::{
+    Backend, FinishedCall, NewOutboxItem, PathStep, Store, TagSource, TicketAction,
+};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -215,6 +218,88 @@ fn concurrent(runtime: &Runtime, store: &Store) {
     );
 }
 
+/// Call records written by 50 concurrent tasks.
+const RECORD_TASKS: usize = 50;
+const RECORDS_PER_TASK: usize = 40;
+
+/// Prints the call records per second that `call_finished` writes from
+/// concurrent tasks, each record with a timeline entry, a ticket link,
+/// tags and two outbox items, for contacts picked at random.
+fn record_writes(runtime: &Runtime, store: &Store) {
+    let started = Instant::now();
+    runtime.block_on(async {
+        let mut tasks = Vec::with_capacity(RECORD_TASKS);
+        for task in 0..RECORD_TASKS {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let state = AtomicU64::new(0x6a09_e667_f3bc_c908 + task as u64);
+                for i in 0..RECORDS_PER_TASK {
+                    let contact = next_contact(&state) as i64;
+                    let call_id = format!("bench-{}-{task}-{i}", std::process::id());
+                    store
+                        .call_finished(&finished_call(&call_id, contact))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = RECORD_TASKS * RECORDS_PER_TASK;
+    println!(
+        "{}: {RECORD_TASKS} concurrent tasks: {total} call records in {elapsed:.2} s = {:.0} records/s",
+        store.backend().as_str(),
+        total as f64 / elapsed,
+    );
+}
+
+fn finished_call(call_id: &str, contact: i64) -> FinishedCall {
+    let item = |body: &str| NewOutboxItem {
+        kind: String::from("webhook"),
+        hook: String::from("crm"),
+        url: String::from("http://127.0.0.1:9/"),
+        method: String::from("POST"),
+        headers: Vec::new(),
+        body: body.to_string(),
+        idempotency_key: String::new(),
+        expires_at: i64::MAX,
+    };
+    FinishedCall {
+        call_id: call_id.to_string(),
+        flow: String::from("support"),
+        flow_version: String::from("ab12"),
+        caller: Some(phone(contact as u64)),
+        dialled: String::from("+38615559000"),
+        contact_id: Some(contact),
+        started_at: 1_000,
+        answered_at: Some(1_100),
+        ended_at: 60_000,
+        outcome: String::from("completed"),
+        ended_by: String::from("caller"),
+        sip_reason: None,
+        legs: Vec::new(),
+        path: vec![PathStep {
+            at: 2_000,
+            kind: String::from("menu"),
+            value: String::from("1"),
+        }],
+        queue: Some(String::from("support")),
+        agent: Some(String::from("maja")),
+        wait_ms: 3_000,
+        talk_ms: 50_000,
+        wrapup_ms: 0,
+        rating: None,
+        recording: None,
+        tags: vec![(String::from("bench"), TagSource::Flow)],
+        timeline: vec![String::from("Benchmark call")],
+        ticket: Some(TicketAction::LinkOrCreate(String::from("Benchmark"))),
+        outbox: vec![item("{\"n\":1}"), item("{\"n\":2}")],
+    }
+}
+
 fn bench_backend(c: &mut Criterion, runtime: &Runtime, store: &Store) {
     let name = store.backend().as_str();
     let mut group = c.benchmark_group(format!("crm_lookup/{name}"));
@@ -237,6 +322,7 @@ fn bench_backend(c: &mut Criterion, runtime: &Runtime, store: &Store) {
     group.finish();
     latency(runtime, store);
     concurrent(runtime, store);
+    record_writes(runtime, store);
 }
 
 fn main() {
