@@ -1062,3 +1062,29 @@ async fn find_caller_by_any_spelling(db: &TestDb) {
         assert!(found.is_none(), "{unknown}");
     }
 }
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable() {
+    // Port 1 on loopback has no server, so the connection is refused.
+    let error = Store::open("postgres://tok:s3cret@127.0.0.1:1/tok")
+        .await
+        .unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("postgres://tok:***@127.0.0.1:1/tok"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+}
+
+#[tokio::test]
+async fn invalid_database_urls_rejected() {
+    for url in ["mysql://h/db", "sqlite::memory:", "tok.db"] {
+        let error = Store::open(url).await.unwrap_err();
+        assert!(matches!(error, StoreError::Url { .. }), "{url}: {error:?}");
+        assert!(!error.is_unavailable(), "{url}");
+        let message = error.to_string();
+        assert!(message.contains("sqlite://tok.db"), "{url}: {message}");
+    }
+}

@@ -102,6 +102,16 @@ impl Store {
             // mode run beside it.
             pool_options = pool_options.max_connections(4);
         }
+        // One direct attempt first: the pool retries a refused connection
+        // until its acquire timeout, and `open` reports a dead database at
+        // once.
+        let probe = sqlx::AnyConnection::connect_with(&options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        probe.close().await?;
         let pool =
             pool_options
                 .connect_with(options)
