@@ -7,10 +7,10 @@
 //!
 //! Run with `CARGO_TARGET_DIR=... cargo bench -p flowd --bench crm_lookup`.
 //! The SQLite file is kept under the target folder
-//! (`crm_lookup/contacts-1m.db`) and reused while it holds the contacts;
-//! PostgreSQL gets a new database on the server of `TOK_TEST_POSTGRES_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped at the
-//! end. Set `CRM_LOOKUP_BACKENDS=sqlite` to skip PostgreSQL, and
+//! (`crm_lookup/contacts-1000000.db`) and reused while its contact count is
+//! right. The call records of earlier runs stay in it. PostgreSQL gets a new
+//! database on the server of `TOK_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped at the end. Set `CRM_LOOKUP_BACKENDS=sqlite` to skip PostgreSQL, and
 //! `CRM_LOOKUP_CONTACTS` to try the benchmark on fewer contacts.
 
 #![allow(
