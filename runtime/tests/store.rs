@@ -22,6 +22,7 @@ on_both_backends!(
     open_creates_schema,
     migrations_run_twice,
     newer_database_rejected,
+    closed_store_is_unavailable,
     upsert_matches_external_id_phone_email,
     phone_of_other_contact_rejected,
     contact_lookup_by_phone,
@@ -144,6 +145,7 @@ async fn open_creates_schema(db: &TestDb) {
         Backend::Postgres
     };
     assert_eq!(store.backend(), expected);
+    store.ping().await.unwrap();
     assert!(
         store
             .contacts(&ContactQuery::default())
@@ -202,6 +204,15 @@ async fn newer_database_rejected(db: &TestDb) {
     assert!(message.contains("99990101000000"), "{message}");
     assert!(message.contains("upgrade flowd"), "{message}");
     assert!(!error.is_unavailable());
+}
+
+async fn closed_store_is_unavailable(db: &TestDb) {
+    let store = Store::open(&db.url).await.unwrap();
+    store.close().await;
+    let error = store.ping().await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    let error = store.contact_by_phone("+38615550100").await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
 }
 
 async fn upsert_matches_external_id_phone_email(db: &TestDb) {

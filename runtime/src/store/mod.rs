@@ -131,6 +131,13 @@ impl Store {
         self.backend
     }
 
+    /// Runs `SELECT 1`, to find out whether the database is reachable again
+    /// after an error that `is_unavailable`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         self.pool.close().await;
