@@ -172,20 +172,6 @@ async fn serve(
         })?;
     let schema = CrmSchema::load(config_path.as_deref())?;
     let store = open_store(&config).await?;
-    // Calls still `active` were cut by a crash or a kill of the last run.
-    let interrupted = store
-        .interrupt_active_calls(flowd::store::now_millis())
-        .await
-        .map_err(|error| {
-            format!("cannot mark the calls of the last run as interrupted: {error}")
-        })?;
-    if !interrupted.is_empty() {
-        tracing::warn!(
-            calls = interrupted.len(),
-            call_ids = ?interrupted,
-            "calls of the last run were cut off and are recorded as interrupted"
-        );
-    }
     let server = Server::start(&config, flows, prompts).await?;
     for (transport, address) in server.endpoint().local_addrs() {
         tracing::info!(transport = transport.as_str(), %address, "listening for SIP");
