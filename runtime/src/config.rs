@@ -73,7 +73,13 @@ pub struct RuntimeConfig {
     /// How long a new call rings (180 Ringing) before it is answered;
     /// zero answers at once.
     pub ring: Duration,
+    /// The environment variable holding the API's bearer token
+    /// (`api.token_env`); the token itself is never in the file.
+    pub api_token_env: String,
 }
+
+/// The default of `api.token_env`.
+pub const DEFAULT_API_TOKEN_ENV: &str = "TOK_API_TOKEN";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -87,6 +93,7 @@ struct File {
     recordings: Option<String>,
     http: Option<String>,
     shutdown: ShutdownSection,
+    api: ApiSection,
 }
 
 /// A YAML scalar written as a number or as text.
@@ -135,6 +142,12 @@ struct RtpSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+struct ApiSection {
+    token_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 struct ShutdownSection {
     grace: Option<String>,
 }
@@ -146,7 +159,9 @@ pub fn parse(text: &str, file: &str, folder: PathBuf) -> Result<RuntimeConfig, C
         file: file.to_string(),
         message: error.to_string(),
     })?;
-    build(parsed.unwrap_or_default(), folder)
+    let mut config = build(parsed.unwrap_or_default(), folder.clone())?;
+    config.database = crate::store::resolve_sqlite_url(&config.database, &folder);
+    Ok(config)
 }
 
 /// Returns the settings used when there is no config file.
@@ -172,6 +187,7 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
             shutdown_grace: Duration::from_secs(30),
             t1: Duration::from_millis(500),
             ring: Duration::ZERO,
+            api_token_env: String::from(DEFAULT_API_TOKEN_ENV),
         },
     }
 }
@@ -305,6 +321,24 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         ));
     }
     let prompts = folder.join(file.prompts.dir.unwrap_or_else(|| "prompts".into()));
+    let api_token_env = file
+        .api
+        .token_env
+        .unwrap_or_else(|| DEFAULT_API_TOKEN_ENV.into());
+    let valid_name = !api_token_env.is_empty()
+        && !api_token_env.starts_with(|c: char| c.is_ascii_digit())
+        && api_token_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        // The value is not shown: a token written here by mistake must not
+        // reach a log.
+        return Err(invalid(
+            "api.token_env",
+            "(not shown)",
+            "write the name of an environment variable such as `TOK_API_TOKEN`, not the token itself",
+        ));
+    }
     Ok(RuntimeConfig {
         listen,
         trusted,
@@ -323,6 +357,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         shutdown_grace: duration("shutdown.grace", &grace)?,
         t1,
         ring,
+        api_token_env,
     })
 }
 
@@ -593,6 +628,24 @@ mod tests {
         assert_eq!(ring.ok(), Some(Duration::ZERO));
         let ring = parse_text("sip:\n  ring: 1500ms\n").map(|c| c.ring);
         assert_eq!(ring.ok(), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn api_token_env_default_and_set() {
+        let default = parse_text("").map(|c| c.api_token_env);
+        assert_eq!(default.ok().as_deref(), Some(DEFAULT_API_TOKEN_ENV));
+        let set = parse_text("api:\n  token_env: FLOWD_TOKEN\n").map(|c| c.api_token_env);
+        assert_eq!(set.ok().as_deref(), Some("FLOWD_TOKEN"));
+    }
+
+    #[test]
+    fn api_token_env_invalid_not_shown() {
+        let message = parse_text("api:\n  token_env: \"s3cr3t token!\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`api.token_env`"), "{message}");
+        assert!(!message.contains("s3cr3t"), "{message}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 pub mod call;
 pub mod config;
+pub mod crm;
 pub mod http;
 pub mod media;
 pub mod sip;
+pub mod store;
