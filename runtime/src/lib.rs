@@ -3,6 +3,7 @@
 
 pub mod call;
 pub mod config;
+pub mod hooks;
 pub mod http;
 pub mod media;
 pub mod sip;
