@@ -78,7 +78,13 @@ pub struct RuntimeConfig {
     /// How long a new call rings (180 Ringing) before it is answered;
     /// zero answers at once.
     pub ring: Duration,
+    /// The environment variable holding the API's bearer token
+    /// (`api.token_env`); the token itself is never in the file.
+    pub api_token_env: String,
 }
+
+/// The default of `api.token_env`.
+pub const DEFAULT_API_TOKEN_ENV: &str = "TOK_API_TOKEN";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -94,6 +100,7 @@ struct File {
     http: Option<String>,
     shutdown: ShutdownSection,
     tagging: TaggingSection,
+    api: ApiSection,
 }
 
 /// The `tagging` section.
@@ -221,6 +228,12 @@ struct RtpSection {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+struct ApiSection {
+    token_env: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 struct ShutdownSection {
     grace: Option<String>,
 }
@@ -260,6 +273,7 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
             shutdown_grace: Duration::from_secs(30),
             t1: Duration::from_millis(500),
             ring: Duration::ZERO,
+            api_token_env: String::from(DEFAULT_API_TOKEN_ENV),
         },
     }
 }
@@ -400,6 +414,24 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         .enumerate()
         .map(|(index, rule)| tag_rule(index, rule))
         .collect::<Result<Vec<_>, _>>()?;
+    let api_token_env = file
+        .api
+        .token_env
+        .unwrap_or_else(|| DEFAULT_API_TOKEN_ENV.into());
+    let valid_name = !api_token_env.is_empty()
+        && !api_token_env.starts_with(|c: char| c.is_ascii_digit())
+        && api_token_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        // The value is not shown: a token written here by mistake must not
+        // reach a log.
+        return Err(invalid(
+            "api.token_env",
+            "(not shown)",
+            "write the name of an environment variable such as `TOK_API_TOKEN`, not the token itself",
+        ));
+    }
     Ok(RuntimeConfig {
         listen,
         trusted,
@@ -420,6 +452,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         shutdown_grace: duration("shutdown.grace", &grace)?,
         t1,
         ring,
+        api_token_env,
     })
 }
 

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 17] = [
+pub const SECTIONS: [(&str, SectionReader); 18] = [
     ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
@@ -37,6 +37,7 @@ pub const SECTIONS: [(&str, SectionReader); 17] = [
     ("shutdown", read_runtime_section),
     ("spool", read_runtime_section),
     ("tagging", read_runtime_section),
+    ("api", read_runtime_section),
 ];
 
 /// Accepts a section that only the runtime reads: `flowd` validates it
