@@ -172,6 +172,11 @@ impl Leg {
             };
             self.await_lookup(work, timeout).await
         };
+        // Keys pressed during the lookup go back to the media task, which
+        // reports them again for the next menu or collect.
+        for key in self.held_keys.drain(..) {
+            let _ = self.media.key(key);
+        }
         tracing::info!(
             source,
             result = lookup_result(&reply),
@@ -249,9 +254,8 @@ impl Leg {
                 Waited::Done(answer) => return Ok(answer),
                 Waited::Wake(Wake::HungUp) => return Err(Reply::HungUp),
                 Waited::Wake(Wake::Timeout) => return Err(timed_out(timeout)),
-                // NOTE: keys pressed during a lookup are not kept for the
-                // next menu.
-                Waited::Wake(Wake::Key(_) | Wake::PlaybackEnded(_)) => {}
+                Waited::Wake(Wake::Key(key)) => self.held_keys.push(key),
+                Waited::Wake(Wake::PlaybackEnded(_)) => {}
             }
         }
     }
@@ -269,7 +273,8 @@ impl Leg {
                 Waited::Done(reply) => return reply,
                 Waited::Wake(Wake::HungUp) => return Reply::HungUp,
                 Waited::Wake(Wake::Timeout) => return timed_out(timeout),
-                Waited::Wake(Wake::Key(_) | Wake::PlaybackEnded(_)) => {}
+                Waited::Wake(Wake::Key(key)) => self.held_keys.push(key),
+                Waited::Wake(Wake::PlaybackEnded(_)) => {}
             }
         }
     }
