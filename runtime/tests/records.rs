@@ -151,7 +151,7 @@ async fn record_has_path_and_follow_ups(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(tickets.len(), 1);
-    assert_eq!(tickets[0].call_ids, [record.call_id.clone()]);
+    assert_eq!(tickets[0].call_ids, std::slice::from_ref(&record.call_id));
     assert_eq!(row.ticket_id, Some(tickets[0].id));
 
     let outbox = db
@@ -296,10 +296,13 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_down_during_call() {
-    let db = TestDb::new(flowd::store::Backend::Postgres).await;
-    let contact_id = ana(&db).await;
+/// Starts flowd on a store reached through a proxy, stops the proxy and
+/// makes one record call. Returns flowd, the proxy, the proxied store and
+/// the call id once the call's record is in the spool.
+async fn call_while_database_down(
+    db: &TestDb,
+    rtp: std::ops::RangeInclusive<u16>,
+) -> (Flowd, Arc<Proxy>, flowd::store::Store, String) {
     let url = db.url.clone();
     let target: SocketAddr = url
         .split('@')
@@ -315,7 +318,7 @@ async fn database_down_during_call() {
         db.folder(),
         RECORD_FLOW,
         RECORD_CONFIG,
-        23460..=23469,
+        rtp,
         Some(store.clone()),
     )
     .await;
@@ -330,21 +333,11 @@ async fn database_down_during_call() {
     let journal = flowd.server.stats().journal();
     assert!(journal.spooled() >= 1, "spooled {}", journal.spooled());
     assert_eq!(db.store.call(&record.call_id).await.unwrap(), None);
+    (flowd, proxy, store, record.call_id)
+}
 
-    proxy.restart().await;
-    let written = async {
-        loop {
-            if let Some(row) = db.store.call(&record.call_id).await.unwrap()
-                && row.status == "ended"
-            {
-                return row;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let row = tokio::time::timeout(call_support::PATIENCE, written)
-        .await
-        .expect("the spooled record was never written");
+fn assert_spooled_record(row: &flowd::store::CallRow) {
+    assert_eq!(row.status, "ended");
     assert_eq!(row.outcome.as_deref(), Some("hangup"));
     let mut tags: Vec<String> = row.tags.iter().map(|tag| tag.tag.clone()).collect();
     tags.sort();
@@ -355,7 +348,58 @@ async fn database_down_during_call() {
             .iter()
             .any(|step| step.kind == "digits" && step.value == "xxxx")
     );
-    let _ = contact_id;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_down_during_call() {
+    let db = TestDb::new(flowd::store::Backend::Postgres).await;
+    ana(&db).await;
+    let (_flowd, proxy, store, call_id) = call_while_database_down(&db, 23460..=23469).await;
+    proxy.restart().await;
+    let record_call_id = call_id.clone();
+    let written = async {
+        loop {
+            if let Some(row) = db.store.call(&record_call_id).await.unwrap()
+                && row.status == "ended"
+            {
+                return row;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let row = tokio::time::timeout(call_support::PATIENCE, written)
+        .await
+        .expect("the spooled record was never written");
+    assert_spooled_record(&row);
+    store.close().await;
+    db.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_replayed_at_start() {
+    let db = TestDb::new(flowd::store::Backend::Postgres).await;
+    ana(&db).await;
+    // The proxy stays down, so the first flowd never writes the record:
+    // it is only in the spool, as after a kill while the database was down.
+    let (_flowd, _proxy, store, call_id) = call_while_database_down(&db, 23470..=23479).await;
+    let spool = db.folder().join("spool");
+    let journal = flowd::call::journal::Journal::<flowd::call::persist::JournalEntry>::start(
+        &spool,
+        db.store.clone(),
+        flowd::call::journal::JournalStats::default(),
+    )
+    .await
+    .unwrap();
+    let row = db
+        .store
+        .call(&call_id)
+        .await
+        .unwrap()
+        .expect("replayed at start");
+    assert_spooled_record(&row);
+    assert!(journal.stats().written() >= 1);
+    let left = std::fs::read_to_string(spool.join("journal.jsonl")).unwrap();
+    assert!(left.is_empty(), "{left}");
     store.close().await;
     db.finish().await;
 }

@@ -56,7 +56,7 @@ pub struct Step {
     pub value: String,
 }
 
-/// Where a tag came from.
+/// The origin of a tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TagOrigin {
@@ -66,7 +66,7 @@ pub enum TagOrigin {
     Rule,
 }
 
-/// What the flow asked for the contact's ticket.
+/// The flow's request for the contact's ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "mode", content = "subject")]
 pub enum TicketRequest {
