@@ -403,3 +403,46 @@ async fn spool_replayed_at_start() {
     store.close().await;
     db.finish().await;
 }
+
+/// A flow whose `on call` ends with the caller still connected (flowd
+/// does not carry out transfers yet), so `after call` asks for a rating.
+const SURVEY_FLOW: &str = r#"flow survey_test answers "+386 1 555 0300"
+
+on call {
+  transfer "+38615550999"
+}
+
+after call {
+  survey "survey-intro", "survey-thanks"
+}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survey_retries_then_rates() {
+    let db = TestDb::new(flowd::store::Backend::Sqlite).await;
+    let mut flowd = Flowd::start(
+        db.folder(),
+        SURVEY_FLOW,
+        "",
+        23480..=23489,
+        Some(db.store.clone()),
+    )
+    .await;
+    // 7 is not a rating, so the question is asked again; 4 answers it.
+    let keys = [("first", "7"), ("second", "4")];
+    call(flowd.udp, "survey_call.xml", "+38615550111", &keys, 0).await;
+    let record = flowd.next_record().await;
+    flowd.wait_idle().await;
+    let row = db
+        .store
+        .call(&record.call_id)
+        .await
+        .unwrap()
+        .expect("call row");
+    assert_eq!(row.rating, Some(4));
+    assert_eq!(row.outcome.as_deref(), Some("transferred"));
+    assert_eq!(row.ended_by.as_deref(), Some("flowd"));
+    let survey = row.path.iter().find(|step| step.kind == "survey").unwrap();
+    assert_eq!(survey.value, "4");
+    db.finish().await;
+}
