@@ -354,7 +354,14 @@ fn assert_spooled_record(row: &flowd::store::CallRow) {
 async fn database_down_during_call() {
     let db = TestDb::new(flowd::store::Backend::Postgres).await;
     ana(&db).await;
-    let (_flowd, proxy, store, call_id) = call_while_database_down(&db, 23460..=23469).await;
+    let (flowd, proxy, store, call_id) = call_while_database_down(&db, 23460..=23469).await;
+    let metrics = flowd::http::render_metrics(flowd.server.stats());
+    let spooled: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("flowd_call_records_spooled_total "))
+        .and_then(|value| value.parse().ok())
+        .unwrap();
+    assert!(spooled >= 1, "{metrics}");
     proxy.restart().await;
     let record_call_id = call_id.clone();
     let written = async {
