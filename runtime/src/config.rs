@@ -836,6 +836,24 @@ mod tests {
     }
 
     #[test]
+    fn api_token_env_default_and_set() {
+        let default = parse_text("").map(|c| c.api_token_env);
+        assert_eq!(default.ok().as_deref(), Some(DEFAULT_API_TOKEN_ENV));
+        let set = parse_text("api:\n  token_env: FLOWD_TOKEN\n").map(|c| c.api_token_env);
+        assert_eq!(set.ok().as_deref(), Some("FLOWD_TOKEN"));
+    }
+
+    #[test]
+    fn api_token_env_invalid_not_shown() {
+        let message = parse_text("api:\n  token_env: \"s3cr3t token!\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`api.token_env`"), "{message}");
+        assert!(!message.contains("s3cr3t"), "{message}");
+    }
+
+    #[test]
     fn invalid_ring_names_key() {
         let message = parse_text("sip:\n  ring: 2 seconds\n")
             .err()

@@ -38,6 +38,7 @@ on_both_backends!(
     interrupt_active_calls_marks_them,
     calls_query_filters,
     add_call_tags_keeps_first_source,
+    concurrent_writers_all_succeed,
     due_outbox_one_per_call_in_order,
     record_attempt_retry_and_expiry,
 );
@@ -975,4 +976,55 @@ async fn record_attempt_retry_and_expiry(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::Invalid(_)), "{missing:?}");
+}
+
+async fn concurrent_writers_all_succeed(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let call_id = format!("c{i}");
+            store.call_started(&start(&call_id, i)).await?;
+            store
+                .upsert_contact(&NewContact {
+                    name: Some(format!("Caller {i}")),
+                    phones: vec![format!("+3864000{i:04}")],
+                    ..NewContact::default()
+                })
+                .await?;
+            store
+                .call_finished(&finished(&call_id, Some(contact)))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let calls = store
+        .calls(&CallQuery {
+            limit: 100,
+            ..CallQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 40);
+    assert!(calls.iter().all(|c| c.status == "ended"));
+    assert_eq!(store.interactions(contact).await.unwrap().len(), 40);
+    // Every call linked the one open ticket the first call opened.
+    let tickets = store.tickets(&TicketQuery::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0].call_ids.len(), 40);
+    assert_eq!(
+        store
+            .outbox(&OutboxQuery {
+                limit: 1000,
+                ..OutboxQuery::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        80
+    );
 }

@@ -13,8 +13,8 @@ use flowc::vm::{Contact, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// What the CRM needs from tok.yaml: the country code for national numbers
-/// and the custom fields with their types.
+/// The settings the CRM reads from tok.yaml: the country code for national
+/// numbers and the custom fields with their types.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CrmSchema {
     /// The deployment's country calling code.

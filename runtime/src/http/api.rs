@@ -1,8 +1,8 @@
 //! The JSON API under `/api/v1`: contacts, interactions, tickets, calls,
 //! recordings and the outbox, for the agent page, the wallboard and other
 //! systems. Every route needs `Authorization: Bearer TOKEN` with the token
-//! from the environment variable `api.token_env` names; without a token
-//! configured every route answers 401.
+//! from the environment variable that `api.token_env` names. Without a
+//! token configured, every route returns 401.
 
 use crate::crm::{ContactInput, CrmSchema};
 use crate::store::{
@@ -23,7 +23,7 @@ use std::path::{Component, PathBuf};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// What the API serves from.
+/// The state the API serves from.
 #[derive(Clone, Debug)]
 pub struct Api {
     /// The database.
@@ -583,7 +583,7 @@ async fn get_recording(State(api): State<Shared>, Path(id): Path<String>) -> Api
         .ok_or_else(|| call_not_found(&id))?;
     let Some(relative) = call.recording else {
         return Err(ApiError::not_found(format!(
-            "call `{id}` has no recording; the flow records only where it says so"
+            "call `{id}` has no recording; only flows that enable recording write one"
         )));
     };
     let relative_path = PathBuf::from(&relative);

@@ -132,6 +132,17 @@ impl Store {
         &self.pool
     }
 
+    /// Starts a transaction that writes. On SQLite it takes the write lock
+    /// at `BEGIN IMMEDIATE`, so concurrent writers wait for the busy timeout
+    /// instead of failing when a read lock cannot be upgraded.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let transaction = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(transaction)
+    }
+
     /// Returns the migrations this binary applies to its backend.
     pub fn migrator(backend: Backend) -> &'static Migrator {
         match backend {
@@ -223,7 +234,7 @@ async fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{}?mode=rw", path.display()))
 }
 
-/// The connection settings of flowd's SQLite file.
+/// Returns the connection settings of flowd's SQLite file.
 fn sqlite_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
