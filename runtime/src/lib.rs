@@ -5,4 +5,5 @@ pub mod call;
 pub mod config;
 pub mod http;
 pub mod media;
+pub mod outbox;
 pub mod sip;

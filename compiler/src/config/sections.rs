@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 15] = [
+pub const SECTIONS: [(&str, SectionReader); 16] = [
     ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
@@ -35,6 +35,7 @@ pub const SECTIONS: [(&str, SectionReader); 15] = [
     ("recordings", read_runtime_section),
     ("http", read_runtime_section),
     ("shutdown", read_runtime_section),
+    ("outbox", read_runtime_section),
 ];
 
 /// Accepts a section that only the runtime reads: `flowd` validates it
