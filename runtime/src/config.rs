@@ -733,14 +733,20 @@ mod tests {
     fn invalid_outbox_values_name_key() {
         let cases = [
             ("outbox:\n  backoff: 0s\n", "`outbox.backoff`"),
-            ("outbox:\n  backoff: 10s\n  max_backoff: 5s\n", "`outbox.max_backoff`"),
+            (
+                "outbox:\n  backoff: 10s\n  max_backoff: 5s\n",
+                "`outbox.max_backoff`",
+            ),
             ("outbox:\n  expire: 8d\n", "`outbox.expire`"),
             ("outbox:\n  expire: 0h\n", "`outbox.expire`"),
             ("outbox:\n  concurrency: 0\n", "`outbox.concurrency`"),
             ("outbox:\n  concurrency: lots\n", "`outbox.concurrency`"),
         ];
         for (text, key) in cases {
-            let message = parse_text(text).err().map(|e| e.to_string()).unwrap_or_default();
+            let message = parse_text(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(message.contains(key), "{text}: {message}");
         }
         assert!(parse_text("outbox:\n  retries: 3\n").is_err());

@@ -54,7 +54,7 @@ pub enum OutboxError {
 }
 
 /// Builds the HTTP client for hooks, with rustls on the ring provider.
-/// Build it once per process and share it: it holds the connection pool
+/// Build it once per process and share it, because it contains the connection pool
 /// and the TLS configuration with the system's root certificates.
 pub fn http_client() -> Result<reqwest::Client, OutboxError> {
     // reqwest is built without a provider of its own; the ring provider is
@@ -93,8 +93,8 @@ impl Outbox {
 }
 
 /// The running deliverer. Dropping it stops it and cancels the attempts
-/// in flight; their items stay pending and are sent again by the next
-/// deliverer on the same database.
+/// in flight. Their items stay pending, so the next deliverer on the same
+/// database sends them again.
 pub struct Deliverer {
     outbox: Outbox,
     task: JoinHandle<()>,
@@ -133,15 +133,14 @@ impl Drop for Deliverer {
     }
 }
 
-/// Builds the item that sends `body` to the hook `name` for the call's
-/// `seq`th follow-up, expiring `outbox.expire` after `now`. Header values
-/// are stored as written in `tok.yaml`, so a `${NAME}` secret is read from
-/// the environment at send time and never stored.
+/// Builds the item that sends `body` to the hook `name`, expiring
+/// `outbox.expire` after `now`. The idempotency key is left empty, so the
+/// store sets it to `{call_id}:{seq}` when it numbers the call's items.
+/// Header values are stored as written in `tok.yaml`, so a `${NAME}`
+/// secret is read from the environment at send time and never stored.
 pub fn new_item(
     name: &str,
     hook: &Hook,
-    call_id: &str,
-    seq: u32,
     body: String,
     now: Millis,
     config: &OutboxConfig,
@@ -158,12 +157,12 @@ pub fn new_item(
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect(),
         body,
-        idempotency_key: format!("{call_id}:{seq}"),
+        idempotency_key: String::new(),
         expires_at: now.saturating_add(expire),
     }
 }
 
-/// What a finished attempt task reports to the loop.
+/// The report of a finished attempt task to the loop.
 struct Done {
     call_id: String,
     /// The retry time written to the store.
@@ -192,8 +191,8 @@ async fn run(sender: Arc<Sender>, wake: Arc<Notify>, config: OutboxConfig) {
         if in_flight.len() < concurrency {
             // Due items of calls already in flight or held come back too,
             // so the limit leaves room for them.
-            let wanted = concurrency + in_flight.len() + held.len();
-            let limit = u32::try_from(wanted).unwrap_or(u32::MAX);
+            let requested = concurrency + in_flight.len() + held.len();
+            let limit = u32::try_from(requested).unwrap_or(u32::MAX);
             match sender.store.due_outbox(now, limit).await {
                 Ok(items) => {
                     if store_failing {
@@ -367,5 +366,7 @@ fn millis_until(at: Millis, now: Millis) -> Duration {
 fn now_millis() -> Millis {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }

@@ -80,7 +80,11 @@ impl Sender {
             .timeout(Duration::from_millis(hook.timeout_ms.max(1)))
             .body(item.body.clone());
         let mut response = request.send().await.map_err(|error| {
-            Failure::local(format!("request to hook `{}` failed: {}", item.hook, error_chain(&error)))
+            Failure::local(format!(
+                "request to hook `{}` failed: {}",
+                item.hook,
+                error_chain(&error)
+            ))
         })?;
         let status = response.status().as_u16();
         let body = read_body(&mut response).await;
@@ -226,7 +230,10 @@ pub fn parse_tags(body: &[u8]) -> Result<Vec<String>, String> {
             .as_str()
             .map(str::trim)
             .ok_or_else(|| format!("the tag {value}, which is not a string"))?;
-        if tag.is_empty() || tag.chars().count() > MAX_TAG_CHARS || tag.chars().any(char::is_control) {
+        if tag.is_empty()
+            || tag.chars().count() > MAX_TAG_CHARS
+            || tag.chars().any(char::is_control)
+        {
             return Err(format!(
                 "the tag {value}; a tag has 1 to {MAX_TAG_CHARS} characters and no control characters"
             ));

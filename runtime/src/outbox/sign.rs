@@ -90,7 +90,12 @@ mod tests {
     fn verify_accepts_own_signature() {
         let value = sign(b"k", "12", b"body");
         assert!(verify(b"k", "12", b"body", &value));
-        assert!(verify(b"k", "12", b"body", &value.to_uppercase().replace("V1=", "v1=")));
+        assert!(verify(
+            b"k",
+            "12",
+            b"body",
+            &value.to_uppercase().replace("V1=", "v1=")
+        ));
     }
 
     #[test]
