@@ -342,11 +342,11 @@ fn log_failure(item: &OutboxItem, failure: &Failure, outcome: AttemptOutcome) {
             error,
             "outbox item expired undelivered; the receiver never accepted it"
         ),
-        AttemptOutcome::Retry(at) if failure.rejected => tracing::warn!(
+        AttemptOutcome::Retry(at) if failure.misconfigured => tracing::warn!(
             attempts,
             error,
             retry_in_ms = at.saturating_sub(now_millis()),
-            "receiver rejected an outbox item; check the receiver or the hook; retrying"
+            "outbox item failed; check the receiver or the hook in tok.yaml; retrying"
         ),
         AttemptOutcome::Retry(at) => tracing::info!(
             attempts,

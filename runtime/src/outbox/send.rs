@@ -34,18 +34,31 @@ pub struct Failure {
     pub error: String,
     /// The receiver's `Retry-After`, when it sent a valid one.
     pub retry_after: Option<Duration>,
-    /// Whether the receiver rejected the request with a status that
-    /// signals its own or the hook's misconfiguration.
-    pub rejected: bool,
+    /// Whether the failure points at a misconfigured receiver or hook (a
+    /// status such as 400 or 404, a bad tagger answer, a missing secret)
+    /// rather than a receiver that is busy or down.
+    pub misconfigured: bool,
 }
 
 impl Failure {
-    fn local(error: String) -> Failure {
+    /// A failure of the network, a timeout, or the store while saving the
+    /// answer.
+    fn network(error: String) -> Failure {
         Failure {
             status: None,
             error,
             retry_after: None,
-            rejected: false,
+            misconfigured: false,
+        }
+    }
+
+    /// A failure of the hook's settings or environment, found before sending.
+    fn setup(error: String) -> Failure {
+        Failure {
+            status: None,
+            error,
+            retry_after: None,
+            misconfigured: true,
         }
     }
 }
@@ -61,13 +74,13 @@ impl Sender {
     /// Makes one attempt; returns the 2xx status on delivery.
     pub async fn attempt(&self, item: &OutboxItem) -> Result<u16, Failure> {
         let hook = self.hooks.get(&item.hook).ok_or_else(|| {
-            Failure::local(format!(
+            Failure::setup(format!(
                 "hook `{}` is not in tok.yaml any more; add it back under `hooks` to deliver this item",
                 item.hook
             ))
         })?;
         let method = reqwest::Method::from_bytes(item.method.as_bytes()).map_err(|_| {
-            Failure::local(format!(
+            Failure::setup(format!(
                 "invalid method `{}` of hook `{}`",
                 item.method, item.hook
             ))
@@ -80,7 +93,7 @@ impl Sender {
             .timeout(Duration::from_millis(hook.timeout_ms.max(1)))
             .body(item.body.clone());
         let mut response = request.send().await.map_err(|error| {
-            Failure::local(format!(
+            Failure::network(format!(
                 "request to hook `{}` failed: {}",
                 item.hook,
                 error_chain(&error)
@@ -95,7 +108,7 @@ impl Sender {
                         status: Some(status),
                         error,
                         retry_after: None,
-                        rejected: false,
+                        misconfigured: true,
                     })?;
                     self.store_tags(item, status, &body).await?;
                 }
@@ -117,7 +130,7 @@ impl Sender {
                     status: Some(status),
                     error,
                     retry_after,
-                    rejected: class == StatusClass::Rejected,
+                    misconfigured: class == StatusClass::Rejected,
                 })
             }
         }
@@ -131,13 +144,13 @@ impl Sender {
         let mut headers = HeaderMap::new();
         for (name, value) in &item.headers {
             let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Failure::local(format!(
+                Failure::setup(format!(
                     "invalid header name `{name}` in hook `{}`",
                     item.hook
                 ))
             })?;
             let value = expand_env(value).map_err(|variable| {
-                Failure::local(format!(
+                Failure::setup(format!(
                     "environment variable `{variable}` named in header `{name}` of hook `{}` is not set; set it and the item is retried",
                     item.hook
                 ))
@@ -145,7 +158,7 @@ impl Sender {
             // The value may contain an expanded secret, so it is never
             // quoted in the error.
             let value = HeaderValue::from_str(&value).map_err(|_| {
-                Failure::local(format!(
+                Failure::setup(format!(
                     "header `{name}` of hook `{}` has a value with characters HTTP does not allow",
                     item.hook
                 ))
@@ -156,7 +169,7 @@ impl Sender {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         let key = HeaderValue::from_str(&item.idempotency_key).map_err(|_| {
-            Failure::local(format!(
+            Failure::setup(format!(
                 "idempotency key `{}` is not a valid header value",
                 item.idempotency_key
             ))
@@ -167,7 +180,7 @@ impl Sender {
                 .ok()
                 .filter(|secret| !secret.is_empty())
                 .ok_or_else(|| {
-                    Failure::local(format!(
+                    Failure::setup(format!(
                         "environment variable `{variable}` (`hooks.{}.secret_env`) is not set or empty; set it to the HMAC secret and the item is retried",
                         item.hook
                     ))
@@ -189,7 +202,7 @@ impl Sender {
             status: Some(status),
             error,
             retry_after: None,
-            rejected: true,
+            misconfigured: true,
         };
         let tags = parse_tags(body).map_err(|reason| {
             bad_answer(format!(
@@ -204,7 +217,7 @@ impl Sender {
             .add_call_tags(&item.call_id, &tags, TagSource::Tagger)
             .await
             .map_err(|error| {
-                Failure::local(format!(
+                Failure::network(format!(
                     "cannot store the tags of tagger `{}`: {error}",
                     item.hook
                 ))
