@@ -75,6 +75,9 @@ pub struct RuntimeConfig {
     pub ring: Duration,
     /// Delivery of webhooks, notifications and tagger requests.
     pub outbox: OutboxConfig,
+    /// The environment variable holding the API's bearer token
+    /// (`api.token_env`); the token itself is never in the file.
+    pub api_token_env: String,
 }
 
 /// The `outbox` section: how webhooks, notifications and tagger requests
@@ -102,6 +105,9 @@ impl Default for OutboxConfig {
     }
 }
 
+/// The default of `api.token_env`.
+pub const DEFAULT_API_TOKEN_ENV: &str = "TOK_API_TOKEN";
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct File {
@@ -115,6 +121,7 @@ struct File {
     http: Option<String>,
     shutdown: ShutdownSection,
     outbox: OutboxSection,
+    api: ApiSection,
 }
 
 /// A YAML scalar written as a number or as text.
@@ -159,6 +166,12 @@ struct RtpSection {
     advertise: Option<String>,
     timeout: Option<String>,
     hold_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ApiSection {
+    token_env: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,6 +223,7 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
             t1: Duration::from_millis(500),
             ring: Duration::ZERO,
             outbox: OutboxConfig::default(),
+            api_token_env: String::from(DEFAULT_API_TOKEN_ENV),
         },
     }
 }
@@ -344,6 +358,24 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
     }
     let prompts = folder.join(file.prompts.dir.unwrap_or_else(|| "prompts".into()));
     let outbox = build_outbox(file.outbox)?;
+    let api_token_env = file
+        .api
+        .token_env
+        .unwrap_or_else(|| DEFAULT_API_TOKEN_ENV.into());
+    let valid_name = !api_token_env.is_empty()
+        && !api_token_env.starts_with(|c: char| c.is_ascii_digit())
+        && api_token_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        // The value is not shown: a token written here by mistake must not
+        // reach a log.
+        return Err(invalid(
+            "api.token_env",
+            "(not shown)",
+            "write the name of an environment variable such as `TOK_API_TOKEN`, not the token itself",
+        ));
+    }
     Ok(RuntimeConfig {
         listen,
         trusted,
@@ -363,6 +395,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         t1,
         ring,
         outbox,
+        api_token_env,
     })
 }
 

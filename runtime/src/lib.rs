@@ -3,7 +3,9 @@
 
 pub mod call;
 pub mod config;
+pub mod crm;
 pub mod http;
 pub mod media;
 pub mod outbox;
 pub mod sip;
+pub mod store;

@@ -1,11 +1,14 @@
 //! `flowd [--config PATH]`: loads `tok.yaml` and the flows, compiles every
 //! flow with flowc, starts the SIP listeners and serves until SIGTERM or
-//! ctrl-c.
+//! ctrl-c. `flowd import contacts FILE` imports contacts into the CRM.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use flowd::call::{Flows, Server, load_flows};
 use flowd::config::{self, RuntimeConfig};
+use flowd::crm::{CrmSchema, import};
+use flowd::http::Api;
 use flowd::media::prompt::PromptLibrary;
+use flowd::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,8 +21,32 @@ use std::process::ExitCode;
 )]
 struct Options {
     /// The config file; by default `flows/tok.yaml` when it exists.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Subcommands; without one, flowd serves calls.
+#[derive(Subcommand)]
+enum Command {
+    /// Imports data into the built-in CRM.
+    Import {
+        #[command(subcommand)]
+        what: ImportCommand,
+    },
+}
+
+/// What `flowd import` reads.
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Upserts contacts from a CSV or YAML file and prints a report of the
+    /// rows imported, updated and rejected. Rejected rows alone exit 0;
+    /// a file that cannot be read exits 1.
+    Contacts {
+        /// The `.csv`, `.yaml` or `.yml` file.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,6 +66,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Import {
+        what: ImportCommand::Contacts { file },
+    }) = &options.command
+    {
+        let config_path = config_file(options.config.as_deref());
+        return import_contacts(&config, config_path.as_deref(), file);
+    }
     let prompts = match PromptLibrary::load(&config.prompts) {
         Ok(prompts) => prompts,
         Err(error) => {
@@ -67,12 +101,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config, flows, prompts)) {
+    let config_path = config_file(options.config.as_deref());
+    match runtime.block_on(serve(config, config_path, flows, prompts)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("flowd: error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Returns the config file flowd reads: `--config`, else `flows/tok.yaml`
+/// when it exists.
+fn config_file(path: Option<&Path>) -> Option<PathBuf> {
+    let default_path = Path::new("flows").join(flowc::config::FILE_NAME);
+    match path {
+        Some(path) => Some(path.to_path_buf()),
+        None if default_path.is_file() => Some(default_path),
+        None => None,
     }
 }
 
@@ -97,7 +143,12 @@ fn load_config(path: Option<&Path>) -> Result<RuntimeConfig, String> {
     config::parse(&text, &path.display().to_string(), folder).map_err(|e| e.to_string())
 }
 
-async fn serve(config: RuntimeConfig, flows: Flows, prompts: PromptLibrary) -> Result<(), String> {
+async fn serve(
+    config: RuntimeConfig,
+    config_path: Option<PathBuf>,
+    flows: Flows,
+    prompts: PromptLibrary,
+) -> Result<(), String> {
     tracing::info!(
         flows = ?flows.names(),
         numbers = flows.numbers(),
@@ -112,6 +163,8 @@ async fn serve(config: RuntimeConfig, flows: Flows, prompts: PromptLibrary) -> R
                 config.http
             )
         })?;
+    let schema = CrmSchema::load(config_path.as_deref())?;
+    let store = open_store(&config).await?;
     let server = Server::start(&config, flows, prompts).await?;
     for (transport, address) in server.endpoint().local_addrs() {
         tracing::info!(transport = transport.as_str(), %address, "listening for SIP");
@@ -126,8 +179,9 @@ async fn serve(config: RuntimeConfig, flows: Flows, prompts: PromptLibrary) -> R
         tracing::info!(%address, "listening for HTTP: /metrics and /health");
     }
     let stats = server.stats().clone();
+    let api = Api::new(store, schema, &config);
     tokio::spawn(async move {
-        if let Err(error) = flowd::http::serve(http, stats).await {
+        if let Err(error) = flowd::http::serve_with_api(http, stats, api).await {
             tracing::error!(%error, "the HTTP listener failed");
         }
     });
@@ -138,6 +192,49 @@ async fn serve(config: RuntimeConfig, flows: Flows, prompts: PromptLibrary) -> R
     );
     server.shut_down(config.shutdown_grace).await;
     Ok(())
+}
+
+/// Opens the database named by `database` in tok.yaml.
+async fn open_store(config: &RuntimeConfig) -> Result<Store, String> {
+    Store::open(&config.database)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// Runs `flowd import contacts FILE` and prints its report.
+fn import_contacts(config: &RuntimeConfig, config_path: Option<&Path>, file: &Path) -> ExitCode {
+    let schema = match CrmSchema::load(config_path) {
+        Ok(schema) => schema,
+        Err(message) => {
+            eprintln!("flowd: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("flowd: error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let store = open_store(config).await?;
+        let report = import::import_contacts(&store, &schema, file)
+            .await
+            .map_err(|error| error.to_string());
+        store.close().await;
+        report
+    });
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("flowd: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn wait_for_shutdown() {

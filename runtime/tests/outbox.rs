@@ -466,7 +466,7 @@ async fn receiver_down_then_up(backend: Backend) {
         }
     }
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }
 
@@ -543,7 +543,7 @@ async fn signature_verifies(backend: Backend) {
         signature
     ));
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }
 
@@ -606,7 +606,7 @@ async fn missing_secret_is_attempt_error(backend: Backend) {
         signature
     ));
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }
 
@@ -659,7 +659,7 @@ async fn retry_after_honoured(backend: Backend) {
     assert_eq!(first.status_code, Some(503));
     assert!(second.at - first.at >= 1900, "{:?}", item.attempt_log);
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }
 
@@ -735,7 +735,7 @@ async fn expired_item_unblocks_call(backend: Backend) {
         "{keys:?}"
     );
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }
 
@@ -798,7 +798,7 @@ async fn tagger_answer_stored_as_tags(backend: Backend) {
         );
     }
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }
 
@@ -882,6 +882,6 @@ async fn restart_delivers_pending(backend: Backend) {
         }
     }
     drop(deliverer);
-    drop(store);
+    store.close().await;
     database.remove().await;
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 16] = [
+pub const SECTIONS: [(&str, SectionReader); 17] = [
     ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
@@ -36,6 +36,7 @@ pub const SECTIONS: [(&str, SectionReader); 16] = [
     ("http", read_runtime_section),
     ("shutdown", read_runtime_section),
     ("outbox", read_runtime_section),
+    ("api", read_runtime_section),
 ];
 
 /// Accepts a section that only the runtime reads: `flowd` validates it

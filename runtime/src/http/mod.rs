@@ -1,5 +1,10 @@
 //! flowd's HTTP listener: `/metrics` in the Prometheus text exposition
-//! format (version 0.0.4) and `/health` for load balancers and probes.
+//! format (version 0.0.4), `/health` for load balancers and probes, and the
+//! JSON API under `/api/v1` (see [`api`]).
+
+pub mod api;
+
+pub use api::Api;
 
 use crate::call::Stats;
 use axum::Router;
@@ -15,11 +20,20 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves `/metrics` and `/health` on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, stats: Stats) -> std::io::Result<()> {
-    let app = Router::new()
+    axum::serve(listener, monitoring(stats)).await
+}
+
+/// Serves `/metrics`, `/health` and the API under `/api/v1` on `listener`
+/// until the task is dropped.
+pub async fn serve_with_api(listener: TcpListener, stats: Stats, api: Api) -> std::io::Result<()> {
+    axum::serve(listener, monitoring(stats).merge(api.router())).await
+}
+
+fn monitoring(stats: Stats) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))
-        .with_state(stats);
-    axum::serve(listener, app).await
+        .with_state(stats)
 }
 
 async fn health() -> &'static str {

@@ -1,0 +1,569 @@
+//! The records the store reads and writes. Every type is serde
+//! Serialize/Deserialize, so the HTTP API returns them as JSON as they are.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// A contact's id.
+pub type ContactId = i64;
+
+/// A contact as written by an import, the API or a flow.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NewContact {
+    /// The id of the contact in another system; upserts match on it first.
+    pub external_id: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone numbers in E.164, already normalised, the main one first.
+    pub phones: Vec<String>,
+    /// Preferred language code such as `sl`.
+    pub language: Option<String>,
+    /// Whether the contact is a VIP.
+    pub vip: bool,
+    /// Custom fields of `crm.fields`, as JSON of their declared type.
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// A stored contact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactRecord {
+    /// Id.
+    pub id: ContactId,
+    /// The id of the contact in another system.
+    pub external_id: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone numbers in E.164, the main one first.
+    pub phones: Vec<String>,
+    /// Preferred language code.
+    pub language: Option<String>,
+    /// Whether the contact is a VIP.
+    pub vip: bool,
+    /// Custom fields.
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// The agent of the contact's latest call that reached one.
+    pub last_agent: Option<String>,
+    /// Tickets of the contact that are not closed.
+    pub open_tickets: i64,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Time of the last change.
+    pub updated_at: Millis,
+}
+
+/// An interaction to add to a contact's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewInteraction {
+    /// The contact.
+    pub contact_id: ContactId,
+    /// `call`, `email`, `chat`, `sms` or `other`.
+    pub channel: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// When it happened.
+    pub occurred_at: Millis,
+    /// What happened, in a line or a paragraph.
+    pub summary: String,
+    /// The call, for the `call` channel.
+    #[serde(default)]
+    pub call_id: Option<String>,
+    /// The id in the system it came from; adding the same id twice adds
+    /// one interaction.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// A stored interaction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    /// Id.
+    pub id: i64,
+    /// The contact.
+    pub contact_id: ContactId,
+    /// `call`, `email`, `chat`, `sms` or `other`.
+    pub channel: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// When it happened.
+    pub occurred_at: Millis,
+    /// What happened.
+    pub summary: String,
+    /// The call, for the `call` channel.
+    pub call_id: Option<String>,
+    /// The id in the system it came from.
+    pub external_id: Option<String>,
+    /// When it was stored.
+    pub created_at: Millis,
+}
+
+/// The channels an interaction may have.
+pub const CHANNELS: [&str; 5] = ["call", "email", "chat", "sms", "other"];
+
+/// The directions an interaction may have.
+pub const DIRECTIONS: [&str; 2] = ["inbound", "outbound"];
+
+/// A ticket to open.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewTicket {
+    /// The contact it is about.
+    #[serde(default)]
+    pub contact_id: Option<ContactId>,
+    /// Subject line.
+    pub subject: String,
+    /// The caller's number when no contact is known.
+    #[serde(default)]
+    pub caller: Option<String>,
+}
+
+/// A note on a ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    /// When it was written.
+    pub at: Millis,
+    /// Who wrote it, when known.
+    pub author: Option<String>,
+    /// The note.
+    pub text: String,
+}
+
+/// A note to add to a ticket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewNote {
+    /// Who writes it.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// The note.
+    pub text: String,
+}
+
+/// A stored ticket with its notes, tags and calls.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Id.
+    pub id: i64,
+    /// The contact it is about.
+    pub contact_id: Option<ContactId>,
+    /// Subject line.
+    pub subject: String,
+    /// `open`, `pending` or `closed`.
+    pub status: String,
+    /// The caller's number when no contact is known.
+    pub caller: Option<String>,
+    /// Notes, oldest first.
+    pub notes: Vec<Note>,
+    /// Tags in alphabetical order.
+    pub tags: Vec<String>,
+    /// Linked calls.
+    pub call_ids: Vec<String>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Time of the last change.
+    pub updated_at: Millis,
+}
+
+/// The statuses a ticket may have.
+pub const TICKET_STATUSES: [&str; 3] = ["open", "pending", "closed"];
+
+/// Changes to a ticket; `None` and empty lists change nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TicketUpdate {
+    /// New status: `open`, `pending` or `closed`.
+    pub status: Option<String>,
+    /// New subject.
+    pub subject: Option<String>,
+    /// Notes to add.
+    pub notes: Vec<NewNote>,
+    /// Tags to add.
+    pub tags: Vec<String>,
+}
+
+/// The row of a call that has started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallStart {
+    /// SIP Call-ID of the caller's leg.
+    pub call_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The SHA-256 of the flow's module in hex.
+    pub flow_version: String,
+    /// The caller's number, when known.
+    pub caller: Option<String>,
+    /// The dialled number.
+    pub dialled: String,
+    /// When the INVITE arrived.
+    pub started_at: Millis,
+    /// The recording file, relative to the recordings folder.
+    pub recording: Option<String>,
+}
+
+/// One SIP leg of a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Leg {
+    /// `caller` or `agent`.
+    pub role: String,
+    /// The leg's SIP Call-ID.
+    pub call_id: String,
+    /// From.
+    pub from: String,
+    /// To.
+    pub to: String,
+    /// The peer's address.
+    pub remote: String,
+    /// The audio codec.
+    pub codec: Option<String>,
+    /// When the leg started.
+    pub started_at: Millis,
+    /// When it was answered.
+    pub answered_at: Option<Millis>,
+    /// When it ended.
+    pub ended_at: Option<Millis>,
+}
+
+/// One step of the path a call took through its flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathStep {
+    /// When.
+    pub at: Millis,
+    /// `menu`, `digits`, `lookup`, `queue`, `prompt` ...
+    pub kind: String,
+    /// The choice or input, masked when the flow marks it sensitive.
+    pub value: String,
+}
+
+/// Where a call's tag came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagSource {
+    /// The flow's `tag` statement.
+    Flow,
+    /// A rule of `tok.yaml`.
+    Rule,
+    /// The tagger hook.
+    Tagger,
+    /// A person through the API.
+    Api,
+}
+
+impl TagSource {
+    /// Returns the name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagSource::Flow => "flow",
+            TagSource::Rule => "rule",
+            TagSource::Tagger => "tagger",
+            TagSource::Api => "api",
+        }
+    }
+
+    /// Reads a stored name; an unknown name reads as `Api`.
+    pub fn parse(text: &str) -> TagSource {
+        match text {
+            "flow" => TagSource::Flow,
+            "rule" => TagSource::Rule,
+            "tagger" => TagSource::Tagger,
+            _ => TagSource::Api,
+        }
+    }
+}
+
+/// A tag of a call with its source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallTag {
+    /// The tag.
+    pub tag: String,
+    /// Where it came from.
+    pub source: TagSource,
+}
+
+/// What a finished call does with the contact's tickets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketAction {
+    /// Link the call to the contact's latest ticket that is not closed, if
+    /// there is one.
+    Link,
+    /// Open a ticket with this subject and link the call.
+    Create(String),
+    /// Link to the latest ticket that is not closed, else open one with
+    /// this subject.
+    LinkOrCreate(String),
+}
+
+/// A follow-up to deliver after a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewOutboxItem {
+    /// `webhook`, `notify` or `tagger`.
+    pub kind: String,
+    /// The hook's name in `tok.yaml`.
+    pub hook: String,
+    /// The URL to send to.
+    pub url: String,
+    /// The HTTP method.
+    pub method: String,
+    /// Headers to send, besides the signature.
+    pub headers: Vec<(String, String)>,
+    /// The exact body to send and sign.
+    pub body: String,
+    /// The key receivers drop repeats by; empty means `{call_id}:{seq}`.
+    pub idempotency_key: String,
+    /// After this time the item is no longer sent.
+    pub expires_at: Millis,
+}
+
+/// Everything known about a call when it ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinishedCall {
+    /// SIP Call-ID of the caller's leg.
+    pub call_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The SHA-256 of the flow's module in hex.
+    pub flow_version: String,
+    /// The caller's number.
+    pub caller: Option<String>,
+    /// The dialled number.
+    pub dialled: String,
+    /// The contact the call was from, when the lookup found one.
+    pub contact_id: Option<ContactId>,
+    /// When the INVITE arrived.
+    pub started_at: Millis,
+    /// When flowd answered.
+    pub answered_at: Option<Millis>,
+    /// When the call ended.
+    pub ended_at: Millis,
+    /// The flow's outcome name.
+    pub outcome: String,
+    /// Who hung up: `caller`, `flowd` or `none`.
+    pub ended_by: String,
+    /// The SIP status and reason that ended the call.
+    pub sip_reason: Option<String>,
+    /// The call's legs.
+    pub legs: Vec<Leg>,
+    /// The path through the flow.
+    pub path: Vec<PathStep>,
+    /// The queue the call waited in.
+    pub queue: Option<String>,
+    /// The agent who took the call.
+    pub agent: Option<String>,
+    /// Time in the queue.
+    pub wait_ms: i64,
+    /// Time talking to the agent.
+    pub talk_ms: i64,
+    /// The agent's wrap-up time.
+    pub wrapup_ms: i64,
+    /// The caller's 1-5 survey rating.
+    pub rating: Option<u8>,
+    /// The recording file, relative to the recordings folder.
+    pub recording: Option<String>,
+    /// Tags with their source.
+    pub tags: Vec<(String, TagSource)>,
+    /// Lines for the contact's timeline entry of this call.
+    pub timeline: Vec<String>,
+    /// What to do with the contact's tickets.
+    pub ticket: Option<TicketAction>,
+    /// Follow-ups, delivered in this order.
+    pub outbox: Vec<NewOutboxItem>,
+}
+
+/// A stored call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallRow {
+    /// SIP Call-ID of the caller's leg.
+    pub call_id: String,
+    /// `active`, `ended` or `interrupted`.
+    pub status: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The SHA-256 of the flow's module in hex.
+    pub flow_version: String,
+    /// The caller's number.
+    pub caller: Option<String>,
+    /// The dialled number.
+    pub dialled: String,
+    /// The contact.
+    pub contact_id: Option<ContactId>,
+    /// When the INVITE arrived.
+    pub started_at: Millis,
+    /// When flowd answered.
+    pub answered_at: Option<Millis>,
+    /// When the call ended.
+    pub ended_at: Option<Millis>,
+    /// The flow's outcome name, `interrupted` after a crash.
+    pub outcome: Option<String>,
+    /// Who hung up.
+    pub ended_by: Option<String>,
+    /// The SIP status and reason that ended the call.
+    pub sip_reason: Option<String>,
+    /// The queue.
+    pub queue: Option<String>,
+    /// The agent.
+    pub agent: Option<String>,
+    /// Time in the queue.
+    pub wait_ms: i64,
+    /// Time talking.
+    pub talk_ms: i64,
+    /// Wrap-up time.
+    pub wrapup_ms: i64,
+    /// Survey rating.
+    pub rating: Option<u8>,
+    /// The recording file, relative to the recordings folder.
+    pub recording: Option<String>,
+    /// The linked ticket.
+    pub ticket_id: Option<i64>,
+    /// Legs.
+    pub legs: Vec<Leg>,
+    /// Path through the flow.
+    pub path: Vec<PathStep>,
+    /// Timeline lines.
+    pub timeline: Vec<String>,
+    /// Tags in alphabetical order.
+    pub tags: Vec<CallTag>,
+}
+
+/// One delivery attempt of an outbox item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// When it started.
+    pub at: Millis,
+    /// The HTTP status received, if any.
+    pub status_code: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+}
+
+/// What an attempt leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptOutcome {
+    /// The receiver took the item.
+    Delivered,
+    /// Try again at this time.
+    Retry(Millis),
+    /// Give up: the item has expired.
+    Expired,
+}
+
+/// A stored outbox item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    /// Id.
+    pub id: i64,
+    /// The call it follows.
+    pub call_id: String,
+    /// Its place among the call's items, from 1.
+    pub seq: i64,
+    /// `webhook`, `notify` or `tagger`.
+    pub kind: String,
+    /// The hook's name.
+    pub hook: String,
+    /// URL.
+    pub url: String,
+    /// HTTP method.
+    pub method: String,
+    /// Headers, besides the signature.
+    pub headers: Vec<(String, String)>,
+    /// The exact body.
+    pub body: String,
+    /// The key receivers drop repeats by.
+    pub idempotency_key: String,
+    /// `pending`, `delivered` or `expired`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub next_attempt_at: Millis,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// After this time the item is no longer sent.
+    pub expires_at: Millis,
+    /// When it was stored.
+    pub created_at: Millis,
+    /// When it was delivered.
+    pub delivered_at: Option<Millis>,
+    /// Every attempt, oldest first; empty in `due_outbox` results.
+    pub attempt_log: Vec<Attempt>,
+}
+
+/// A contact search; every given field must match.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContactQuery {
+    /// A number in E.164.
+    pub phone: Option<String>,
+    /// Text in the name, company or email, case-insensitive.
+    pub text: Option<String>,
+    /// Most results; 0 means the default of 100.
+    pub limit: u32,
+    /// Results to skip.
+    pub offset: u32,
+}
+
+/// A ticket search.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TicketQuery {
+    /// The contact.
+    pub contact_id: Option<ContactId>,
+    /// The status.
+    pub status: Option<String>,
+    /// Most results; 0 means the default of 100.
+    pub limit: u32,
+    /// Results to skip.
+    pub offset: u32,
+}
+
+/// A call search, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CallQuery {
+    /// The contact.
+    pub contact_id: Option<ContactId>,
+    /// The caller's number.
+    pub caller: Option<String>,
+    /// Calls started at or after this time.
+    pub since: Option<Millis>,
+    /// Most results; 0 means the default of 100.
+    pub limit: u32,
+    /// Results to skip.
+    pub offset: u32,
+}
+
+/// An outbox search, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboxQuery {
+    /// The call.
+    pub call_id: Option<String>,
+    /// `pending`, `delivered` or `expired`.
+    pub status: Option<String>,
+    /// Most results; 0 means the default of 100.
+    pub limit: u32,
+}
+
+/// Results returned when a query gives no limit.
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// Most results one query returns.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Returns the limit to use for a query's `limit`.
+pub fn effective_limit(limit: u32) -> i64 {
+    match limit {
+        0 => i64::from(DEFAULT_LIMIT),
+        limit => i64::from(limit.min(MAX_LIMIT)),
+    }
+}
