@@ -246,10 +246,19 @@ async fn finish_call(store: &Store, call_id: &str, items: Vec<NewOutboxItem>) {
         ticket: None,
         outbox: items,
     };
-    store
-        .call_finished(&call)
-        .await
-        .unwrap_or_else(|error| panic!("finish call {call_id}: {error}"));
+    // A busy database is retried, as the call layer's journal does:
+    // SQLite answers SQLITE_BUSY at once when this transaction's first read
+    // meets the deliverer's write.
+    let started = Instant::now();
+    loop {
+        match store.call_finished(&call).await {
+            Ok(()) => return,
+            Err(error) if error.is_unavailable() && started.elapsed() < PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(error) => panic!("finish call {call_id}: {error}"),
+        }
+    }
 }
 
 /// `count` webhook items of one call, with bodies naming their seq (the
