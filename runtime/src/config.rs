@@ -64,6 +64,11 @@ pub struct RuntimeConfig {
     pub database: String,
     /// Folder for recordings and voicemail.
     pub recordings: PathBuf,
+    /// Folder of the journal spool: call records written there while the
+    /// database is unreachable, replayed when it is back.
+    pub spool: PathBuf,
+    /// Rules that tag a call when it ends.
+    pub tagging: Vec<TagRule>,
     /// HTTP listener of the agent page, wallboard and metrics.
     pub http: SocketAddr,
     /// How long active calls may go on after SIGTERM before they get BYE.
@@ -118,11 +123,92 @@ struct File {
     flows: Option<String>,
     database: Option<String>,
     recordings: Option<String>,
+    spool: Option<String>,
     http: Option<String>,
     shutdown: ShutdownSection,
     outbox: OutboxSection,
+    tagging: TaggingSection,
     api: ApiSection,
 }
+
+/// The `tagging` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TaggingSection {
+    rules: Vec<TagRuleText>,
+}
+
+/// One rule as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagRuleText {
+    tag: String,
+    #[serde(default)]
+    when: ConditionText,
+}
+
+/// The conditions of a rule as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConditionText {
+    outcome: Option<OneOrMany>,
+    wait_over: Option<String>,
+    wait_under: Option<String>,
+    talk_over: Option<String>,
+    path_contains: Option<String>,
+    known_contact: Option<bool>,
+    vip: Option<bool>,
+}
+
+/// A YAML value written as one text or a list of texts.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// A tagging rule: when every condition of `when` holds for an ended
+/// call, the call gets `tag` with source `rule`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagRule {
+    /// The tag to add.
+    pub tag: String,
+    /// The conditions, all of which must hold.
+    pub when: TagCondition,
+}
+
+/// Conditions on a call record; an unset condition always holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagCondition {
+    /// The call's outcome is one of these (empty: any outcome).
+    pub outcomes: Vec<String>,
+    /// The caller waited in a queue longer than this.
+    pub wait_over: Option<Duration>,
+    /// The caller waited in a queue less than this.
+    pub wait_under: Option<Duration>,
+    /// The caller talked to an agent longer than this.
+    pub talk_over: Option<Duration>,
+    /// The caller chose this key in a menu.
+    pub path_contains: Option<String>,
+    /// Whether the caller was found in the CRM.
+    pub known_contact: Option<bool>,
+    /// Whether the caller is a VIP contact.
+    pub vip: Option<bool>,
+}
+
+/// The outcomes a call record can have: the flow's outcomes, plus
+/// `interrupted` for a call cut by a restart of flowd.
+pub const OUTCOMES: [&str; 8] = [
+    "answered",
+    "voicemail",
+    "transferred",
+    "abandoned",
+    "callback",
+    "hangup",
+    "overflow",
+    "interrupted",
+];
 
 /// A YAML scalar written as a number or as text.
 #[derive(Debug, Deserialize)]
@@ -218,6 +304,8 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
             flows,
             database: String::new(),
             recordings: PathBuf::new(),
+            spool: PathBuf::new(),
+            tagging: Vec::new(),
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             shutdown_grace: Duration::from_secs(30),
             t1: Duration::from_millis(500),
@@ -358,6 +446,13 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
     }
     let prompts = folder.join(file.prompts.dir.unwrap_or_else(|| "prompts".into()));
     let outbox = build_outbox(file.outbox)?;
+    let tagging = file
+        .tagging
+        .rules
+        .into_iter()
+        .enumerate()
+        .map(|(index, rule)| tag_rule(index, rule))
+        .collect::<Result<Vec<_>, _>>()?;
     let api_token_env = file
         .api
         .token_env
@@ -390,6 +485,8 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         flows: file.flows.map_or(folder, PathBuf::from),
         database: file.database.unwrap_or_else(|| "sqlite://tok.db".into()),
         recordings: PathBuf::from(file.recordings.unwrap_or_else(|| "recordings".into())),
+        spool: PathBuf::from(file.spool.unwrap_or_else(|| "spool".into())),
+        tagging,
         http,
         shutdown_grace: duration("shutdown.grace", &grace)?,
         t1,
@@ -494,6 +591,65 @@ fn invalid(key: &str, value: &str, help: &str) -> ConfigError {
         value: value.to_string(),
         help: help.to_string(),
     }
+}
+
+/// Checks one rule of `tagging.rules`; `index` names it in errors.
+fn tag_rule(index: usize, rule: TagRuleText) -> Result<TagRule, ConfigError> {
+    let key = format!("tagging.rules[{index}]");
+    let tag = rule.tag.trim().to_string();
+    if tag.is_empty() || tag.chars().any(char::is_control) || tag.chars().count() > 64 {
+        return Err(invalid(
+            &format!("{key}.tag"),
+            &rule.tag,
+            "write a tag of 1 to 64 characters without control characters, such as `long_wait`",
+        ));
+    }
+    let when = rule.when;
+    let outcomes = match when.outcome {
+        None => Vec::new(),
+        Some(OneOrMany::One(outcome)) => vec![outcome],
+        Some(OneOrMany::Many(outcomes)) => outcomes,
+    };
+    for outcome in &outcomes {
+        if !OUTCOMES.contains(&outcome.as_str()) {
+            return Err(invalid(
+                &format!("{key}.when.outcome"),
+                outcome,
+                &format!("write one of {} or a list of them", OUTCOMES.join(", ")),
+            ));
+        }
+    }
+    let read = |name: &str, text: Option<String>| {
+        text.map(|text| duration(&format!("{key}.when.{name}"), &text))
+            .transpose()
+    };
+    let path_contains = when
+        .path_contains
+        .map(|key_text| key_text.trim().to_string());
+    if let Some(choice) = &path_contains
+        && (choice.is_empty()
+            || !choice
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == '*' || c == '#'))
+    {
+        return Err(invalid(
+            &format!("{key}.when.path_contains"),
+            choice,
+            "write the menu key the caller chose, one of 0-9, `*` and `#`, such as `\"2\"`",
+        ));
+    }
+    Ok(TagRule {
+        tag,
+        when: TagCondition {
+            outcomes,
+            wait_over: read("wait_over", when.wait_over)?,
+            wait_under: read("wait_under", when.wait_under)?,
+            talk_over: read("talk_over", when.talk_over)?,
+            path_contains,
+            known_contact: when.known_contact,
+            vip: when.vip,
+        },
+    })
 }
 
 /// Parses `udp:ADDRESS:PORT` or `tcp:ADDRESS:PORT` (IPv6 in brackets).
@@ -609,6 +765,57 @@ mod tests {
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("`sip.listen`"), "{message}");
         assert!(message.contains("`sctp:1.2.3.4:5060`"), "{message}");
+    }
+
+    #[test]
+    fn tagging_rules_parse() {
+        let text = "tagging:\n  rules:\n    - tag: long_wait\n      when: { wait_over: 2m, outcome: [abandoned, overflow] }\n    - tag: billing\n      when: { path_contains: \"2\", vip: true }\n";
+        let config = parse_text(text)
+            .ok()
+            .unwrap_or_else(|| defaults(PathBuf::new()));
+        assert_eq!(config.tagging.len(), 2);
+        let first = config.tagging.first().cloned().unwrap_or(TagRule {
+            tag: String::new(),
+            when: TagCondition::default(),
+        });
+        assert_eq!(first.tag, "long_wait");
+        assert_eq!(first.when.wait_over, Some(Duration::from_secs(120)));
+        assert_eq!(first.when.outcomes, ["abandoned", "overflow"]);
+    }
+
+    #[test]
+    fn invalid_tagging_rule_names_key() {
+        let cases = [
+            (
+                "when: { outcome: lost }",
+                "`tagging.rules[0].when.outcome`",
+                "`lost`",
+            ),
+            (
+                "when: { wait_over: soon }",
+                "`tagging.rules[0].when.wait_over`",
+                "`soon`",
+            ),
+            (
+                "when: { path_contains: \"x\" }",
+                "`tagging.rules[0].when.path_contains`",
+                "`x`",
+            ),
+        ];
+        for (when, key, value) in cases {
+            let text = format!("tagging:\n  rules:\n    - tag: t\n      {when}\n");
+            let message = parse_text(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(message.contains(key), "{message}");
+            assert!(message.contains(value), "{message}");
+        }
+        let message = parse_text("tagging:\n  rules:\n    - tag: \"\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`tagging.rules[0].tag`"), "{message}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod call;
 pub mod config;
 pub mod crm;
+pub mod hooks;
 pub mod http;
 pub mod media;
 pub mod outbox;

@@ -165,7 +165,14 @@ async fn serve(
         })?;
     let schema = CrmSchema::load(config_path.as_deref())?;
     let store = open_store(&config).await?;
-    let server = Server::start(&config, flows, prompts).await?;
+    let server = Server::start_with_store(
+        &config,
+        flows,
+        prompts,
+        std::sync::Arc::new(jiff::Timestamp::now),
+        Some(store.clone()),
+    )
+    .await?;
     for (transport, address) in server.endpoint().local_addrs() {
         tracing::info!(transport = transport.as_str(), %address, "listening for SIP");
     }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 17] = [
+pub const SECTIONS: [(&str, SectionReader); 19] = [
     ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
@@ -36,6 +36,8 @@ pub const SECTIONS: [(&str, SectionReader); 17] = [
     ("http", read_runtime_section),
     ("shutdown", read_runtime_section),
     ("outbox", read_runtime_section),
+    ("spool", read_runtime_section),
+    ("tagging", read_runtime_section),
     ("api", read_runtime_section),
 ];
 

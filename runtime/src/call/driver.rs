@@ -2,6 +2,11 @@
 //! to each effect until the flow is finished, while handling the dialog's
 //! requests (BYE, INFO, re-INVITE, UPDATE) as they arrive.
 
+mod lookup;
+mod recording;
+
+use super::persist::{self, JournalEntry};
+use super::record::{CallLog, LegLog, now_millis};
 use super::{CallRecord, DialogEvent, Party, Shared};
 use crate::media::dtmf;
 use crate::media::prompt::Prompt;
@@ -30,6 +35,19 @@ enum Wake {
     Timeout,
 }
 
+/// The end of [`Leg::wait_for`]: a wake-up, or the work's output.
+enum Waited<T> {
+    Wake(Wake),
+    Done(T),
+}
+
+/// Writes the negotiated codec on the caller's leg.
+fn set_codec(log: &mut CallLog, negotiated: &sdp::Negotiated) {
+    if let Some(caller_leg) = log.legs.first_mut() {
+        caller_leg.codec = Some(format!("{:?}", negotiated.codec).to_ascii_uppercase());
+    }
+}
+
 /// The state of one answered call.
 struct Leg {
     shared: Arc<Shared>,
@@ -50,6 +68,16 @@ struct Leg {
     hung_up: bool,
     /// The party that ended the call, once it has ended.
     ended_by: Option<Party>,
+    /// The call's record, filled in as it runs.
+    log: CallLog,
+    /// The call recording, once the flow has started one.
+    recording: recording::CallRecording,
+    /// True once `on call` is over and `after call` runs.
+    after_call: bool,
+    /// The built-in CRM lookup of the caller started at the INVITE, and
+    /// the answers of earlier lookups, for lookups with the same source
+    /// and key.
+    lookups: lookup::Lookups,
 }
 
 /// Runs one call from its INVITE to its end. While the call is answered,
@@ -67,7 +95,8 @@ pub(super) async fn run(
         .get("Call-ID")
         .unwrap_or_default()
         .to_string();
-    let mut leg = match answer(shared.clone(), incoming, events).await {
+    let started_at = now_millis();
+    let mut leg = match answer(shared.clone(), incoming, events, started_at).await {
         Ok(leg) => leg,
         Err(status) => {
             let record = CallRecord {
@@ -84,11 +113,13 @@ pub(super) async fn run(
     if let Ok(mut slot) = answered.lock() {
         *slot = Some(leg.dialog.clone());
     }
+    leg.start_record().await;
     let outcome = drive(&mut leg).await;
     if !leg.hung_up {
         leg.bye().await;
     }
     leg.close_dialog();
+    let ended_at = now_millis();
     let record = CallRecord {
         call_id,
         status: 200,
@@ -111,9 +142,66 @@ pub(super) async fn run(
         }
         Err(error) => tracing::warn!(%error, "the call's media task failed"),
     }
-    // Sent after the media task has ended, so a receiver sees the call's
-    // RTP port back in the pool.
+    leg.recording.settle(&mut leg.log);
+    finish_record(
+        &shared,
+        &mut leg.log,
+        leg.ended_by,
+        record.outcome.as_deref(),
+        ended_at,
+    )
+    .await;
+    // Sent after the media task has ended and the record is stored or
+    // spooled, so a receiver sees the call's RTP port back in the pool and
+    // its record in the store.
     let _ = shared.finished.send(record);
+}
+
+impl Leg {
+    /// Queues the row of the answered call for the store, so a crash
+    /// leaves a trace; the call does not wait for the write.
+    async fn start_record(&mut self) {
+        if let Some(journal) = &self.shared.journal {
+            let entry = JournalEntry::Started(persist::call_start(&self.log));
+            let _ = journal.enqueue(entry).await;
+        }
+    }
+}
+
+/// Completes the record (outcome, who hung up, tagging rules) and waits
+/// until the store has it or the spool keeps it.
+async fn finish_record(
+    shared: &Shared,
+    log: &mut CallLog,
+    ended_by: Option<Party>,
+    outcome: Option<&str>,
+    ended_at: i64,
+) {
+    log.ended_at = ended_at;
+    // A flow that stopped with a run error has no outcome of its own.
+    log.outcome = outcome.unwrap_or("error").to_string();
+    log.ended_by = String::from(match ended_by {
+        Some(Party::Caller) => "caller",
+        Some(Party::Flowd) => "flowd",
+        None => "none",
+    });
+    if let Some(caller_leg) = log.legs.first_mut() {
+        caller_leg.ended_at = Some(ended_at);
+    }
+    log.apply_rules(&shared.tagging);
+    tracing::info!(
+        outcome = %log.outcome,
+        ended_by = %log.ended_by,
+        tags = log.tags.len(),
+        steps = log.path.len(),
+        "call record complete"
+    );
+    if let Some(journal) = &shared.journal {
+        let finished = persist::finished_call(log, &shared.flows.config().hooks);
+        journal
+            .submit(JournalEntry::Finished(Box::new(finished)))
+            .await;
+    }
 }
 
 /// Answers the INVITE: negotiates SDP, starts the media, rings for the
@@ -123,6 +211,7 @@ async fn answer(
     shared: Arc<Shared>,
     incoming: Incoming,
     mut events: mpsc::UnboundedReceiver<DialogEvent>,
+    started_at: i64,
 ) -> Result<Leg, u16> {
     let request = &incoming.request;
     let reject = |status: u16, warning: Option<String>| {
@@ -154,6 +243,25 @@ async fn answer(
         reject(404, Some(format!("no flow answers `{}`", info.to)));
         return Err(404);
     };
+    // The caller's profile is read while the call rings and the greeting
+    // plays, so it is usually there when the flow asks.
+    let lookups = lookup::Lookups::prefetch(&shared, info.from.as_deref());
+    let mut log = CallLog::new(&dialog.call_id, started_at);
+    log.flow = program.module().flow.clone();
+    log.flow_version = shared.flows.version(&log.flow).to_string();
+    log.caller = info.from.clone();
+    log.dialled = info.to.clone();
+    log.legs.push(LegLog {
+        role: String::from("caller"),
+        call_id: dialog.call_id.clone(),
+        from: request.headers.get("From").unwrap_or_default().to_string(),
+        to: request.headers.get("To").unwrap_or_default().to_string(),
+        remote: incoming.source.remote.to_string(),
+        codec: None,
+        started_at,
+        answered_at: None,
+        ended_at: None,
+    });
     let offer = if request.body.is_empty() {
         None
     } else {
@@ -196,6 +304,7 @@ async fn answer(
                     }
                     return Err(488);
                 }
+                set_codec(&mut log, &answer.negotiated);
                 if media.configure(answer.negotiated).is_err() {
                     reject(500, Some(String::from("the call's media task ended")));
                     return Err(500);
@@ -232,6 +341,11 @@ async fn answer(
     ok.body = body.into_bytes();
     shared.endpoint.respond(&incoming.key, ok);
     tracing::info!(late_offer = awaiting_answer, rtp = %media.local_addr(), "call answered");
+    let answered_at = now_millis();
+    log.answered_at = Some(answered_at);
+    if let Some(caller_leg) = log.legs.first_mut() {
+        caller_leg.answered_at = Some(answered_at);
+    }
     if media.watch_inactivity(shared.inactivity).is_err() {
         tracing::warn!("the call's media task has ended, so the RTP timeout is not watched");
     }
@@ -250,6 +364,10 @@ async fn answer(
         invite_pending: Some(dialog_invite_seq),
         hung_up: false,
         ended_by: None,
+        log,
+        recording: recording::CallRecording::default(),
+        after_call: false,
+        lookups,
     })
 }
 
@@ -303,14 +421,25 @@ fn contact(incoming: &Incoming) -> String {
 /// Returns the flow's outcome, or `None` when the flow stopped with an
 /// error.
 async fn drive(leg: &mut Leg) -> Option<String> {
+    // The path level gives the record its steps (menu keys, masked
+    // digits, lookups, queues) and the end of `on call`.
     let options = CallOptions {
-        trace: TraceLevel::Off,
+        trace: TraceLevel::Path,
         ..CallOptions::default()
     };
     let mut call = vm::Call::new(leg.program.clone(), leg.info.clone(), options);
     let mut reply = Reply::Start;
     loop {
-        let effect = match call.resume((leg.shared.clock)(), reply) {
+        let resumed = call.resume((leg.shared.clock)(), reply);
+        let trace = call.take_trace();
+        if trace
+            .iter()
+            .any(|event| matches!(event, vm::Event::CallEnded(_)))
+        {
+            leg.after_call = true;
+        }
+        leg.log.add_trace(trace, now_millis());
+        let effect = match resumed {
             Ok(effect) => effect,
             Err(error) => {
                 tracing::error!(%error, "the flow stopped with an error; hanging up");
@@ -373,11 +502,11 @@ impl Leg {
                 )
                 .await
             }
-            Effect::Lookup { source, .. } => {
-                // TODO: ask the CRM and lookup hooks once the runtime has clients for them.
-                tracing::info!(%source, "no CRM client yet; the lookup returns missing");
-                Reply::Missing
-            }
+            Effect::Lookup {
+                source,
+                key,
+                timeout_ms,
+            } => self.lookup(&source, &key, timeout_ms).await,
             Effect::Enqueue { name, .. } => {
                 if self.hung_up {
                     return Reply::HungUp;
@@ -401,44 +530,22 @@ impl Leg {
                 tracing::info!(%target, "transfer is not supported yet; the flow goes on");
                 Reply::Done
             }
-            Effect::Survey { question, .. } => {
-                if self.hung_up {
-                    return Reply::HungUp;
-                }
-                // TODO: play the survey question and collect the rating.
-                tracing::info!(%question, "surveys are not run yet; no rating");
-                Reply::Rating(None)
-            }
+            Effect::Survey {
+                question,
+                thanks,
+                language,
+            } => self.survey(&question, thanks.as_deref(), &language).await,
             Effect::Record(mode) => {
-                // TODO: record the call on request.
-                tracing::info!(?mode, "call recording is not supported yet");
+                self.record(mode);
                 Reply::Done
             }
-            Effect::Tag(tag) => {
-                // TODO: store tags in the call record.
-                tracing::info!(%tag, "tag");
-                Reply::Done
-            }
-            Effect::Timeline(entry) => {
-                // TODO: write timeline entries to the store.
-                tracing::info!(%entry, "timeline entry");
-                Reply::Done
-            }
-            Effect::Ticket { mode, subject } => {
-                // TODO: link and open tickets in the store.
-                tracing::info!(?mode, ?subject, "ticket");
-                Reply::Done
-            }
-            Effect::Webhook { hook } => {
-                // TODO: post the call record to the webhook.
-                tracing::info!(%hook, "webhook");
-                Reply::Done
-            }
-            Effect::Notify { hook, message } => {
-                // TODO: send the message through the notify hook.
-                tracing::info!(%hook, %message, "notify");
-                Reply::Done
-            }
+            // The record reads these from the VM's trace and stores them
+            // when the call ends.
+            Effect::Tag(_)
+            | Effect::Timeline(_)
+            | Effect::Ticket { .. }
+            | Effect::Webhook { .. }
+            | Effect::Notify { .. } => Reply::Done,
             Effect::Finished { .. } => Reply::Done,
         }
     }
@@ -544,9 +651,24 @@ impl Leg {
     /// Waits for a key, the end of a playback, the caller hanging up or
     /// `deadline`, handling the dialog's requests meanwhile.
     async fn wait(&mut self, deadline: Option<Instant>) -> Wake {
+        match self.wait_for(deadline, std::future::pending::<()>()).await {
+            Waited::Wake(wake) => wake,
+            Waited::Done(()) => Wake::Timeout,
+        }
+    }
+
+    /// Waits like [`wait`](Self::wait) while `work` runs, and returns its
+    /// output when it completes first. Returning early drops `work`, which
+    /// cancels it.
+    async fn wait_for<T>(
+        &mut self,
+        deadline: Option<Instant>,
+        work: impl Future<Output = T>,
+    ) -> Waited<T> {
+        tokio::pin!(work);
         loop {
             if self.hung_up {
-                return Wake::HungUp;
+                return Waited::Wake(Wake::HungUp);
             }
             let sleep = async {
                 match deadline {
@@ -555,9 +677,10 @@ impl Leg {
                 }
             };
             tokio::select! {
+                output = &mut work => return Waited::Done(output),
                 event = self.media.next_event() => match event {
-                    Some(MediaEvent::Key(key)) => return Wake::Key(key),
-                    Some(MediaEvent::PlaybackEnded { id, .. }) => return Wake::PlaybackEnded(id),
+                    Some(MediaEvent::Key(key)) => return Waited::Wake(Wake::Key(key)),
+                    Some(MediaEvent::PlaybackEnded { id, .. }) => return Waited::Wake(Wake::PlaybackEnded(id)),
                     Some(MediaEvent::RecordingEnded { path, samples }) => {
                         tracing::info!(path = %path.display(), samples, "recording saved");
                     }
@@ -571,12 +694,12 @@ impl Leg {
                             "no RTP or RTCP from the caller; hanging up"
                         );
                         self.bye().await;
-                        return Wake::HungUp;
+                        return Waited::Wake(Wake::HungUp);
                     }
                     None => {
                         tracing::error!("the call's media task ended; hanging up");
                         self.bye().await;
-                        return Wake::HungUp;
+                        return Waited::Wake(Wake::HungUp);
                     }
                 },
                 event = self.events.recv() => match event {
@@ -587,10 +710,10 @@ impl Leg {
                     if changed.is_err() || *self.ending.borrow() {
                         tracing::info!("flowd is shutting down; hanging up");
                         self.bye().await;
-                        return Wake::HungUp;
+                        return Waited::Wake(Wake::HungUp);
                     }
                 }
-                () = sleep => return Wake::Timeout,
+                () = sleep => return Waited::Wake(Wake::Timeout),
             }
         }
     }
@@ -600,12 +723,18 @@ impl Leg {
         match event {
             DialogEvent::Cancelled => {
                 tracing::info!("the caller cancelled");
+                self.log
+                    .sip_reason
+                    .get_or_insert_with(|| String::from("CANCEL"));
                 self.hung_up = true;
                 self.ended_by.get_or_insert(Party::Caller);
             }
             DialogEvent::AckTimeout => {
                 tracing::info!("no ACK for the 2xx; hanging up");
                 self.ended_by.get_or_insert(Party::Caller);
+                self.log
+                    .sip_reason
+                    .get_or_insert_with(|| String::from("no ACK for the 2xx"));
                 self.end_after_bye();
             }
             DialogEvent::Ack(ack) => {
@@ -620,6 +749,7 @@ impl Leg {
                 match SessionDescription::parse(&text).and_then(|answer| sdp::take_answer(&answer))
                 {
                     Ok(negotiated) => {
+                        set_codec(&mut self.log, &negotiated);
                         let _ = self.media.configure(negotiated);
                     }
                     Err(error) => {
@@ -657,6 +787,11 @@ impl Leg {
                 tracing::info!("the caller hung up");
                 self.hung_up = true;
                 self.ended_by.get_or_insert(Party::Caller);
+                let reason = request
+                    .headers
+                    .get("Reason")
+                    .map_or_else(|| String::from("BYE"), |reason| format!("BYE; {reason}"));
+                self.log.sip_reason.get_or_insert(reason);
                 request.response(200, None)
             }
             "INFO" => {
@@ -754,6 +889,9 @@ impl Leg {
     async fn bye(&mut self) {
         self.hung_up = true;
         self.ended_by.get_or_insert(Party::Flowd);
+        self.log
+            .sip_reason
+            .get_or_insert_with(|| String::from("BYE from flowd"));
         // TODO: stop sending RTP while the BYE awaits its response.
         let bye = self.dialog.request("BYE");
         let endpoint = self.shared.endpoint.clone();

@@ -7,6 +7,7 @@ use flowc::number::{self, CountryCode};
 use flowc::project::{Project, PromptInventory};
 use flowc::syntax::ast::Decl;
 use flowc::vm::Program;
+use sha2::Digest;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,10 @@ use std::sync::Arc;
 pub struct Flows {
     by_number: Arc<HashMap<String, Arc<Program>>>,
     country_code: Option<CountryCode>,
+    /// Hex SHA-256 of each flow's encoded module, by flow name.
+    versions: Arc<HashMap<String, String>>,
+    /// The checked `tok.yaml`: hooks and CRM field types.
+    config: Arc<flowc::config::Config>,
 }
 
 impl Flows {
@@ -39,6 +44,17 @@ impl Flows {
     /// Returns the country calling code national numbers are read with.
     pub fn country_code(&self) -> Option<CountryCode> {
         self.country_code
+    }
+
+    /// Returns the version of flow `name`: the hex SHA-256 of its encoded
+    /// module, or an empty text for an unknown flow.
+    pub fn version(&self, name: &str) -> &str {
+        self.versions.get(name).map_or("", String::as_str)
+    }
+
+    /// Returns the checked config the flows were compiled with.
+    pub fn config(&self) -> &flowc::config::Config {
+        &self.config
     }
 
     /// Returns the number of numbers served.
@@ -120,8 +136,12 @@ pub fn load_flows(
     let country_code = project.config.country_code;
     check_shared_numbers(&project, config_name.as_str())?;
     let mut by_number = HashMap::new();
+    let mut versions = HashMap::new();
     for module in modules {
         let numbers = module.numbers.clone();
+        let digest = sha2::Sha256::digest(module.encode());
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        versions.insert(module.flow.clone(), hex);
         let program = Program::load(module, |name| jiff::tz::db().get(name).ok())
             .map_err(|error| error.to_string())?;
         for written in numbers {
@@ -131,6 +151,8 @@ pub fn load_flows(
     Ok(Flows {
         by_number: Arc::new(by_number),
         country_code,
+        versions: Arc::new(versions),
+        config: Arc::new(project.config.clone()),
     })
 }
 

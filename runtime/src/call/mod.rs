@@ -9,6 +9,9 @@
 mod driver;
 mod flows;
 mod identity;
+pub mod journal;
+pub mod persist;
+pub mod record;
 #[cfg(test)]
 mod tests;
 
@@ -71,6 +74,7 @@ pub struct CallRecord {
 pub struct Stats {
     inner: Arc<Counters>,
     pool: PortPool,
+    journal: journal::JournalStats,
 }
 
 #[derive(Debug, Default)]
@@ -138,6 +142,12 @@ impl Stats {
         )
     }
 
+    /// Returns the counters of the call records' writer: queue full,
+    /// written, spooled and rejected entries.
+    pub fn journal(&self) -> &journal::JournalStats {
+        &self.journal
+    }
+
     /// Returns the INVITEs the call layer answered with an error, by status.
     pub fn rejected(&self) -> BTreeMap<u16, u64> {
         self.inner
@@ -178,6 +188,15 @@ pub(crate) struct Shared {
     pub(crate) ring: std::time::Duration,
     pub(crate) clock: Clock,
     pub(crate) finished: tokio::sync::broadcast::Sender<CallRecord>,
+    /// The database of the CRM and the call records; `None` runs flowd
+    /// without one (lookups of `crm` fail, records are only logged).
+    pub(crate) store: Option<crate::store::Store>,
+    /// The writer of call records to the store.
+    pub(crate) journal: Option<journal::Journal<persist::JournalEntry>>,
+    /// The HTTP client of `crm` hooks.
+    pub(crate) hooks: crate::hooks::HookClient,
+    /// Rules that tag a call when it ends.
+    pub(crate) tagging: Vec<crate::config::TagRule>,
     /// Becomes true when active calls must end with BYE.
     pub(crate) ending: tokio::sync::watch::Receiver<bool>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
@@ -226,6 +245,44 @@ impl Server {
         prompts: PromptLibrary,
         clock: Clock,
     ) -> Result<Server, String> {
+        Server::start_with_store(config, flows, prompts, clock, None).await
+    }
+
+    /// Starts like [`Server::start_with_clock`], with `store` for CRM
+    /// lookups and call records. With a store, the spool left by an
+    /// earlier run is written first, then calls that earlier run left
+    /// active are marked interrupted.
+    pub async fn start_with_store(
+        config: &RuntimeConfig,
+        flows: Flows,
+        prompts: PromptLibrary,
+        clock: Clock,
+        store: Option<crate::store::Store>,
+    ) -> Result<Server, String> {
+        let hooks = crate::hooks::HookClient::new()?;
+        let journal_stats = journal::JournalStats::default();
+        let journal = match &store {
+            Some(store) => {
+                let journal =
+                    journal::Journal::start(&config.spool, store.clone(), journal_stats.clone())
+                        .await?;
+                let interrupted = store
+                    .interrupt_active_calls(record::now_millis())
+                    .await
+                    .map_err(|error| {
+                        format!("cannot mark the calls of the last run as interrupted: {error}")
+                    })?;
+                if !interrupted.is_empty() {
+                    tracing::warn!(
+                        calls = interrupted.len(),
+                        call_ids = ?interrupted,
+                        "calls cut by the last stop of flowd marked interrupted"
+                    );
+                }
+                Some(journal)
+            }
+            None => None,
+        };
         let pool = PortPool::new(config.rtp_ports.clone()).map_err(|error| {
             format!(
                 "rtp.ports {}-{} cannot be used: {error}",
@@ -253,6 +310,7 @@ impl Server {
         let stats = Stats {
             inner: Arc::new(Counters::default()),
             pool: pool.clone(),
+            journal: journal_stats,
         };
         let (ending, ending_receiver) = tokio::sync::watch::channel(false);
         let max_calls = config.max_calls.unwrap_or_else(|| pool.capacity());
@@ -274,6 +332,10 @@ impl Server {
             ring: config.ring,
             clock,
             finished: finished.clone(),
+            store,
+            journal: journal.clone(),
+            hooks,
+            tagging: config.tagging.clone(),
             ending: ending_receiver,
             calls: Mutex::new(HashMap::new()),
         });

@@ -1,4 +1,13 @@
-//! Recording received audio to an 8 kHz mono 16-bit WAV file.
+//! Recording to 8 kHz 16-bit WAV files: mono with the caller's audio (voicemail),
+//! or stereo with the caller on the left and what the caller hears from
+//! flowd on the right (call recordings).
+//!
+//! In stereo the sending side is the clock: flowd builds one frame per
+//! packet slot whether or not the peer receives it, and each frame is
+//! written with the same number of the caller's samples beside it (silence
+//! where the caller sent nothing). The caller's audio waits in a buffer of
+//! at most [`MAX_BUFFERED_SAMPLES`], so the two sides stay aligned within
+//! the network jitter.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -14,14 +23,24 @@ pub const FLUSH_SAMPLES: u64 = CLOCK_RATE as u64;
 /// jump is taken as a new timeline (the sender restarted) and not filled.
 const MAX_GAP_SAMPLES: u32 = 5 * CLOCK_RATE;
 
+/// Caller samples a stereo recording buffers ahead of flowd's frames;
+/// older ones are dropped, so a caller whose clock runs fast cannot push
+/// the left channel ever later.
+pub const MAX_BUFFERED_SAMPLES: usize = CLOCK_RATE as usize / 2;
+
 /// An open recording.
 pub struct Recorder {
     path: PathBuf,
     writer: hound::WavWriter<BufWriter<File>>,
+    /// Sample frames written (one sample per channel each).
     samples: u64,
     unflushed: u64,
     next_timestamp: Option<u32>,
     decoded: Vec<i16>,
+    /// Stereo only: the caller's samples waiting for flowd's frames.
+    caller: Option<std::collections::VecDeque<i16>>,
+    /// While paused nothing is written and the caller's audio is dropped.
+    paused: bool,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -49,7 +68,88 @@ impl Recorder {
             unflushed: 0,
             next_timestamp: None,
             decoded: Vec::new(),
+            caller: None,
+            paused: false,
         })
+    }
+
+    /// Creates (or truncates) a stereo WAV file at `path`: the caller on
+    /// the left, what flowd sends on the right.
+    pub fn create_stereo(path: &Path) -> Result<Recorder, hound::Error> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: CLOCK_RATE,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        Ok(Recorder {
+            path: path.to_owned(),
+            writer: hound::WavWriter::create(path, spec)?,
+            samples: 0,
+            unflushed: 0,
+            next_timestamp: None,
+            decoded: Vec::new(),
+            caller: Some(std::collections::VecDeque::new()),
+            paused: false,
+        })
+    }
+
+    /// Pauses or resumes the recording. Paused time is left out of the
+    /// file, not written as silence.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        if let Some(caller) = self.caller.as_mut() {
+            caller.clear();
+        }
+        self.next_timestamp = None;
+    }
+
+    /// Returns whether the recording is paused.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Stereo: buffers one RTP payload of the caller for the left channel,
+    /// filling a timestamp gap with silence and dropping a late packet.
+    pub fn push_caller(&mut self, codec: Codec, timestamp: u32, payload: &[u8]) {
+        if self.paused {
+            return;
+        }
+        let Some(caller) = self.caller.as_mut() else {
+            return;
+        };
+        if let Some(expected) = self.next_timestamp {
+            let gap = timestamp.wrapping_sub(expected);
+            if gap > u32::MAX / 2 {
+                return;
+            }
+            if gap <= MAX_GAP_SAMPLES {
+                caller.extend(std::iter::repeat_n(0i16, gap as usize));
+            }
+        }
+        self.decoded.clear();
+        codec.decode_into(payload, &mut self.decoded);
+        caller.extend(self.decoded.iter().copied());
+        self.next_timestamp = Some(timestamp.wrapping_add(payload.len() as u32));
+        let excess = caller.len().saturating_sub(MAX_BUFFERED_SAMPLES);
+        caller.drain(..excess);
+    }
+
+    /// Stereo: writes one frame flowd built for the caller on the right,
+    /// beside as many of the caller's buffered samples on the left.
+    pub fn push_heard(&mut self, codec: Codec, frame: &[u8]) -> Result<(), hound::Error> {
+        if self.paused {
+            return Ok(());
+        }
+        let Some(caller) = self.caller.as_mut() else {
+            return Ok(());
+        };
+        for code in frame {
+            let left = caller.pop_front().unwrap_or(0);
+            self.writer.write_sample(left)?;
+            self.writer.write_sample(codec.decode(*code))?;
+        }
+        self.count(frame.len() as u64)
     }
 
     /// Returns the file's path.
@@ -71,6 +171,13 @@ impl Recorder {
         timestamp: u32,
         payload: &[u8],
     ) -> Result<(), hound::Error> {
+        if self.caller.is_some() {
+            self.push_caller(codec, timestamp, payload);
+            return Ok(());
+        }
+        if self.paused {
+            return Ok(());
+        }
         if let Some(expected) = self.next_timestamp {
             let gap = timestamp.wrapping_sub(expected);
             if gap > u32::MAX / 2 {
@@ -164,6 +271,35 @@ mod tests {
         assert!(audio[..160].iter().all(|s| *s > 7000));
         assert!(audio[160..320].iter().all(|s| *s == 0));
         assert!(audio[320..].iter().all(|s| *s > 7000));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn stereo_aligns_and_pauses() {
+        let path = scratch("stereo");
+        let mut recorder = Recorder::create_stereo(&path).unwrap();
+        let caller = [Codec::Pcmu.encode(4000); 160];
+        let heard = [Codec::Pcmu.encode(-4000); 160];
+        // Caller speaks during the first frame only.
+        recorder.push_caller(Codec::Pcmu, 0, &caller);
+        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        recorder.set_paused(true);
+        recorder.push_caller(Codec::Pcmu, 320, &caller);
+        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        recorder.set_paused(false);
+        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        let (_, samples) = recorder.finish().unwrap();
+        assert_eq!(samples, 480);
+        let reader = hound::WavReader::open(&path).unwrap();
+        assert_eq!(reader.spec().channels, 2);
+        let audio: Vec<i16> = reader.into_samples::<i16>().map(Result::unwrap).collect();
+        assert_eq!(audio.len(), 960);
+        let left: Vec<i16> = audio.iter().step_by(2).copied().collect();
+        let right: Vec<i16> = audio.iter().skip(1).step_by(2).copied().collect();
+        assert!(left[..160].iter().all(|s| *s > 3000));
+        assert!(left[160..].iter().all(|s| *s == 0));
+        assert!(right.iter().all(|s| *s < -3000));
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -1,7 +1,8 @@
 //! The media of one call: a tokio task that owns the call's RTP and RTCP
 //! sockets, sends a continuous paced stream (prompts, music on hold or
 //! comfort silence), receives RTP, turns telephone-events into keys, and
-//! records the caller on request.
+//! records on request: the caller alone for voicemail, and the call in
+//! stereo (caller left, what flowd sends right).
 //!
 //! The call's task drives it through [`MediaSession`] commands and reads
 //! [`MediaEvent`]s. Dropping the handle ends the task at its next wake-up,
@@ -52,6 +53,9 @@ enum Command {
     Key(Key),
     Record(PathBuf),
     StopRecording,
+    RecordCall(PathBuf),
+    PauseCallRecording(bool),
+    StopCallRecording,
     WatchInactivity(InactivityLimits),
 }
 
@@ -204,6 +208,24 @@ impl MediaSession {
         self.send(Command::Record(path))
     }
 
+    /// Starts the call recording: a stereo WAV file with the caller on the
+    /// left and what flowd sends on the right, ending any call recording
+    /// in progress. It runs beside a voicemail recording.
+    pub fn record_call(&self, path: PathBuf) -> Result<(), MediaClosed> {
+        self.send(Command::RecordCall(path))
+    }
+
+    /// Pauses (true) or resumes (false) the call recording; paused time is
+    /// left out of the file.
+    pub fn pause_call_recording(&self, paused: bool) -> Result<(), MediaClosed> {
+        self.send(Command::PauseCallRecording(paused))
+    }
+
+    /// Ends the call recording; [`MediaEvent::RecordingEnded`] follows.
+    pub fn stop_call_recording(&self) -> Result<(), MediaClosed> {
+        self.send(Command::StopCallRecording)
+    }
+
     /// Reports [`MediaEvent::Inactive`] once the caller sends neither RTP
     /// nor RTCP for the limit of the current mode. The silence is counted
     /// from the last datagram, the last negotiation or this call, whichever
@@ -266,6 +288,7 @@ struct MediaTask {
     playing: Option<Playing>,
     dtmf: EventReceiver,
     recorder: Option<Recorder>,
+    call_recorder: Option<Recorder>,
     stats: MediaStats,
     frame: Vec<u8>,
     packet: Vec<u8>,
@@ -300,6 +323,7 @@ impl MediaTask {
             playing: None,
             dtmf: EventReceiver::new(),
             recorder: None,
+            call_recorder: None,
             stats: MediaStats::default(),
             frame: Vec::new(),
             packet: Vec::new(),
@@ -377,6 +401,7 @@ impl MediaTask {
             }
         }
         self.end_recording();
+        self.end_call_recording();
         self.stats
     }
 
@@ -405,6 +430,19 @@ impl MediaTask {
                 }
             }
             Command::StopRecording => self.end_recording(),
+            Command::RecordCall(path) => {
+                self.end_call_recording();
+                match Recorder::create_stereo(&path) {
+                    Ok(recorder) => self.call_recorder = Some(recorder),
+                    Err(error) => self.report_recording_error(path, &error),
+                }
+            }
+            Command::PauseCallRecording(paused) => {
+                if let Some(recorder) = self.call_recorder.as_mut() {
+                    recorder.set_paused(paused);
+                }
+            }
+            Command::StopCallRecording => self.end_call_recording(),
             Command::WatchInactivity(limits) => {
                 self.inactivity = Some(limits);
                 self.last_heard = Instant::now();
@@ -439,6 +477,13 @@ impl MediaTask {
                 self.frame.clear();
                 self.frame.resize(samples, codec.silence());
             }
+        }
+        if let Some(recorder) = self.call_recorder.as_mut()
+            && let Err(error) = recorder.push_heard(codec, &self.frame)
+        {
+            let path = recorder.path().to_owned();
+            self.call_recorder = None;
+            self.report_recording_error(path, &error);
         }
         if let Some(playing) = self
             .playing
@@ -512,6 +557,9 @@ impl MediaTask {
         // NOTE: recording writes block this task while the BufWriter and the
         // once-a-second header update reach the disk; a slow disk delays the
         // call's outgoing packets.
+        if let (Some(codec), Some(recorder)) = (codec, self.call_recorder.as_mut()) {
+            recorder.push_caller(codec, packet.timestamp, packet.payload);
+        }
         if let (Some(codec), Some(recorder)) = (codec, self.recorder.as_mut())
             && let Err(error) = recorder.write_packet(codec, packet.timestamp, packet.payload)
         {
@@ -544,6 +592,17 @@ impl MediaTask {
 
     fn end_recording(&mut self) {
         let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let path = recorder.path().to_owned();
+        match recorder.finish() {
+            Ok((path, samples)) => self.emit(MediaEvent::RecordingEnded { path, samples }),
+            Err(error) => self.report_recording_error(path, &error),
+        }
+    }
+
+    fn end_call_recording(&mut self) {
+        let Some(recorder) = self.call_recorder.take() else {
             return;
         };
         let path = recorder.path().to_owned();

@@ -1,0 +1,297 @@
+//! Lookups from the flow: the built-in CRM (`crm`) or a `crm` hook of
+//! tok.yaml. A lookup runs while the media task keeps sending, and the
+//! caller hanging up cancels it at once (its future is dropped).
+
+use super::{Leg, Shared, Waited, Wake};
+use crate::store::{ContactRecord, Store};
+use flowc::config::{FieldType, HookKind};
+use flowc::vm::{Contact, Reply, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// A lookup's timeout when the flow sets none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest lookup timeout, because the caller waits meanwhile.
+const MAX_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// The built-in CRM's answer: the contact's id and its fields.
+type CrmAnswer = Result<Option<(i64, Contact)>, String>;
+
+/// The CRM lookup started at the INVITE and the answers given so far.
+#[derive(Default)]
+pub(super) struct Lookups {
+    /// The caller's number in E.164 form and the running lookup.
+    prefetch: Option<(String, JoinHandle<CrmAnswer>)>,
+    /// Answers by source and key; failures are not kept.
+    answers: Vec<(String, String, Reply)>,
+}
+
+impl Lookups {
+    /// Starts the built-in CRM lookup of `caller` when the server has a
+    /// store and the number reads as E.164.
+    pub(super) fn prefetch(shared: &Arc<Shared>, caller: Option<&str>) -> Lookups {
+        let mut lookups = Lookups::default();
+        let (Some(store), Some(caller)) = (shared.store.clone(), caller) else {
+            return lookups;
+        };
+        let Some(e164) = e164_candidates(caller, shared.flows.country_code())
+            .into_iter()
+            .next()
+        else {
+            return lookups;
+        };
+        let types = shared.flows.config().crm_fields.clone();
+        let number = e164.clone();
+        let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
+            crm_lookup(&store, &[number], &types).await
+        }));
+        lookups.prefetch = Some((e164, task));
+        lookups
+    }
+}
+
+impl Drop for Lookups {
+    fn drop(&mut self) {
+        if let Some((_, task)) = self.prefetch.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Returns the E.164 readings of `key` in lookup order.
+fn e164_candidates(key: &str, country: Option<flowc::number::CountryCode>) -> Vec<String> {
+    flowc::number::normalise(key, country)
+        .candidates()
+        .into_iter()
+        .filter(|candidate| candidate.starts_with('+'))
+        .collect()
+}
+
+/// Reads the first contact with one of `numbers` from the store.
+async fn crm_lookup(
+    store: &Store,
+    numbers: &[String],
+    types: &BTreeMap<String, FieldType>,
+) -> CrmAnswer {
+    for number in numbers {
+        match store.contact_by_phone(number).await {
+            Ok(Some(record)) => return Ok(Some((record.id, contact_fields(&record, types)))),
+            Ok(None) => {}
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    Ok(None)
+}
+
+/// Converts a stored contact to the fields a flow reads, custom fields
+/// typed as tok.yaml declares them.
+pub(crate) fn contact_fields(
+    record: &ContactRecord,
+    types: &BTreeMap<String, FieldType>,
+) -> Contact {
+    let mut fields = BTreeMap::new();
+    let mut text = |name: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            fields.insert(name.to_string(), Value::Text(value.clone()));
+        }
+    };
+    text("name", &record.name);
+    text("company", &record.company);
+    text("email", &record.email);
+    text("language", &record.language);
+    text("last_agent", &record.last_agent);
+    fields.insert(String::from("id"), Value::Text(record.id.to_string()));
+    if let Some(phone) = record.phones.first() {
+        fields.insert(String::from("phone"), Value::Text(phone.clone()));
+    }
+    fields.insert(String::from("vip"), Value::Bool(record.vip));
+    fields.insert(
+        String::from("open_tickets"),
+        Value::Int(record.open_tickets),
+    );
+    for (name, json) in &record.fields {
+        let declared = types.get(name).copied().unwrap_or(FieldType::Text);
+        if let Some(value) = crate::hooks::json_to_value(json, declared) {
+            fields.insert(name.clone(), value);
+        }
+    }
+    Contact { fields }
+}
+
+impl Leg {
+    /// Carries out a lookup: waits for its answer, the timeout (the
+    /// flow's, default 3 s, at most 8 s, and the hook's, whichever is
+    /// shorter) or the caller hanging up.
+    pub(super) async fn lookup(&mut self, source: &str, key: &str, timeout_ms: u64) -> Reply {
+        if self.hung_up {
+            return Reply::HungUp;
+        }
+        if let Some((_, _, reply)) = self
+            .lookups
+            .answers
+            .iter()
+            .find(|(s, k, _)| s == source && k == key)
+        {
+            return reply.clone();
+        }
+        let mut timeout = if timeout_ms == 0 {
+            DEFAULT_TIMEOUT
+        } else {
+            Duration::from_millis(timeout_ms)
+        }
+        .min(MAX_TIMEOUT);
+        let started = Instant::now();
+        let reply = if source == "crm" {
+            self.lookup_crm(key, timeout).await
+        } else {
+            let config = self.shared.flows.config();
+            let Some(hook) = config
+                .hooks
+                .get(source)
+                .filter(|hook| hook.kind == HookKind::Crm)
+                .cloned()
+            else {
+                tracing::warn!(source, "lookup names no `crm` hook of tok.yaml");
+                return Reply::LookupFailed {
+                    timed_out: false,
+                    reason: format!("no `crm` hook named `{source}` in tok.yaml"),
+                };
+            };
+            timeout = timeout.min(Duration::from_millis(hook.timeout_ms));
+            let types = config.crm_fields.clone();
+            let client = self.shared.hooks.clone();
+            let name = source.to_string();
+            let key_text = key.to_string();
+            let work = async move {
+                client
+                    .lookup(&name, &hook, &key_text, &types, timeout)
+                    .await
+            };
+            self.await_lookup(work, timeout).await
+        };
+        tracing::info!(
+            source,
+            result = lookup_result(&reply),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "lookup done"
+        );
+        if matches!(reply, Reply::Found(_) | Reply::Missing) {
+            self.lookups
+                .answers
+                .push((source.to_string(), key.to_string(), reply.clone()));
+        }
+        reply
+    }
+
+    /// Reads the built-in CRM, reusing the lookup started at the INVITE
+    /// when the key is the same number.
+    async fn lookup_crm(&mut self, key: &str, timeout: Duration) -> Reply {
+        let Some(store) = self.shared.store.clone() else {
+            return Reply::LookupFailed {
+                timed_out: false,
+                reason: String::from("flowd runs without a database"),
+            };
+        };
+        let numbers = e164_candidates(key, self.shared.flows.country_code());
+        if numbers.is_empty() {
+            tracing::info!("the lookup key is not a phone number; no contact");
+            return Reply::Missing;
+        }
+        let reuse = self
+            .lookups
+            .prefetch
+            .as_ref()
+            .is_some_and(|(number, _)| numbers.first() == Some(number));
+        let answer = if reuse && let Some((_, task)) = self.lookups.prefetch.take() {
+            let work = async move {
+                match task.await {
+                    Ok(answer) => answer,
+                    Err(error) => Err(format!("the CRM lookup task failed: {error}")),
+                }
+            };
+            self.await_crm(work, timeout).await
+        } else {
+            let types = self.shared.flows.config().crm_fields.clone();
+            let work = async move { crm_lookup(&store, &numbers, &types).await };
+            self.await_crm(work, timeout).await
+        };
+        match answer {
+            Ok(Ok(Some((id, contact)))) => {
+                self.log.contact_id = Some(id);
+                Reply::Found(contact)
+            }
+            Ok(Ok(None)) => Reply::Missing,
+            Ok(Err(reason)) => {
+                tracing::warn!(%reason, "CRM lookup failed");
+                Reply::LookupFailed {
+                    timed_out: false,
+                    reason,
+                }
+            }
+            Err(reply) => reply,
+        }
+    }
+
+    /// Waits for a CRM answer; `Err` carries the reply for a timeout or a
+    /// hang-up.
+    async fn await_crm(
+        &mut self,
+        work: impl Future<Output = CrmAnswer>,
+        timeout: Duration,
+    ) -> Result<CrmAnswer, Reply> {
+        let deadline = Instant::now() + timeout;
+        tokio::pin!(work);
+        loop {
+            match self.wait_for(Some(deadline), &mut work).await {
+                Waited::Done(answer) => return Ok(answer),
+                Waited::Wake(Wake::HungUp) => return Err(Reply::HungUp),
+                Waited::Wake(Wake::Timeout) => return Err(timed_out(timeout)),
+                // NOTE: keys pressed during a lookup are not kept for the
+                // next menu.
+                Waited::Wake(Wake::Key(_) | Wake::PlaybackEnded(_)) => {}
+            }
+        }
+    }
+
+    /// Waits for a hook's reply, the timeout or the caller hanging up.
+    async fn await_lookup(
+        &mut self,
+        work: impl Future<Output = Reply>,
+        timeout: Duration,
+    ) -> Reply {
+        let deadline = Instant::now() + timeout;
+        tokio::pin!(work);
+        loop {
+            match self.wait_for(Some(deadline), &mut work).await {
+                Waited::Done(reply) => return reply,
+                Waited::Wake(Wake::HungUp) => return Reply::HungUp,
+                Waited::Wake(Wake::Timeout) => return timed_out(timeout),
+                Waited::Wake(Wake::Key(_) | Wake::PlaybackEnded(_)) => {}
+            }
+        }
+    }
+}
+
+fn timed_out(timeout: Duration) -> Reply {
+    Reply::LookupFailed {
+        timed_out: true,
+        reason: format!("no answer within {} ms", timeout.as_millis()),
+    }
+}
+
+/// Names a lookup's reply for the log.
+fn lookup_result(reply: &Reply) -> &'static str {
+    match reply {
+        Reply::Found(_) => "found",
+        Reply::Missing => "missing",
+        Reply::LookupFailed {
+            timed_out: true, ..
+        } => "timeout",
+        Reply::LookupFailed { .. } => "failed",
+        Reply::HungUp => "hung up",
+        _ => "other",
+    }
+}

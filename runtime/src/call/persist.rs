@@ -1,0 +1,153 @@
+//! The bridge from call records to the store: the journal's entries, their
+//! writes to the store, and the conversion of a [`CallLog`] into the
+//! store's [`FinishedCall`].
+
+use super::journal::{Sink, WriteError};
+use super::record::{CallLog, TagOrigin, TicketRequest};
+use crate::store::{
+    CallStart, FinishedCall, Leg, NewOutboxItem, PathStep, Store, StoreError, TagSource,
+    TicketAction,
+};
+use flowc::config::Hook;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How long an outbox item is retried before it expires: three days.
+// TODO: make the outbox expiry a key of tok.yaml.
+const OUTBOX_LIFETIME_MS: i64 = 3 * 24 * 60 * 60 * 1000;
+
+/// One write of the journal: the start or the end of a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum JournalEntry {
+    /// A call was answered.
+    Started(CallStart),
+    /// A call ended, with everything to write in one transaction.
+    Finished(Box<FinishedCall>),
+}
+
+impl JournalEntry {
+    /// Returns the call id the entry is about.
+    pub fn call_id(&self) -> &str {
+        match self {
+            JournalEntry::Started(start) => &start.call_id,
+            JournalEntry::Finished(finished) => &finished.call_id,
+        }
+    }
+}
+
+fn write_error(error: &StoreError) -> WriteError {
+    WriteError {
+        unavailable: error.is_unavailable(),
+        message: error.to_string(),
+    }
+}
+
+impl Sink<JournalEntry> for Store {
+    async fn write(&self, entry: &JournalEntry) -> Result<(), WriteError> {
+        let result = match entry {
+            JournalEntry::Started(start) => self.call_started(start).await,
+            JournalEntry::Finished(finished) => self.call_finished(finished).await,
+        };
+        result.map_err(|error| {
+            tracing::warn!(call_id = entry.call_id(), %error, "call record write failed");
+            write_error(&error)
+        })
+    }
+}
+
+/// Returns the row written when a call is answered.
+pub fn call_start(log: &CallLog) -> CallStart {
+    CallStart {
+        call_id: log.call_id.clone(),
+        flow: log.flow.clone(),
+        flow_version: log.flow_version.clone(),
+        caller: log.caller.clone(),
+        dialled: log.dialled.clone(),
+        started_at: log.started_at,
+        recording: log.recording.clone(),
+    }
+}
+
+/// Returns everything the store writes when the call ends, with its
+/// follow-ups as outbox items expiring three days after the end.
+pub fn finished_call(log: &CallLog, hooks: &BTreeMap<String, Hook>) -> FinishedCall {
+    let millis = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    let expires_at = log.ended_at.saturating_add(OUTBOX_LIFETIME_MS);
+    FinishedCall {
+        call_id: log.call_id.clone(),
+        flow: log.flow.clone(),
+        flow_version: log.flow_version.clone(),
+        caller: log.caller.clone(),
+        dialled: log.dialled.clone(),
+        contact_id: log.contact_id,
+        started_at: log.started_at,
+        answered_at: log.answered_at,
+        ended_at: log.ended_at,
+        outcome: log.outcome.clone(),
+        ended_by: log.ended_by.clone(),
+        sip_reason: log.sip_reason.clone(),
+        legs: log
+            .legs
+            .iter()
+            .map(|leg| Leg {
+                role: leg.role.clone(),
+                call_id: leg.call_id.clone(),
+                from: leg.from.clone(),
+                to: leg.to.clone(),
+                remote: leg.remote.clone(),
+                codec: leg.codec.clone(),
+                started_at: leg.started_at,
+                answered_at: leg.answered_at,
+                ended_at: leg.ended_at,
+            })
+            .collect(),
+        path: log
+            .path
+            .iter()
+            .map(|step| PathStep {
+                at: step.at,
+                kind: step.kind.clone(),
+                value: step.value.clone(),
+            })
+            .collect(),
+        queue: log.queue.clone(),
+        agent: log.agent.clone(),
+        wait_ms: millis(log.wait_ms),
+        talk_ms: millis(log.talk_ms),
+        wrapup_ms: millis(log.wrapup_ms),
+        rating: log.rating,
+        recording: log.recording.clone(),
+        tags: log
+            .tags
+            .iter()
+            .map(|(tag, origin)| {
+                let source = match origin {
+                    TagOrigin::Flow => TagSource::Flow,
+                    TagOrigin::Rule => TagSource::Rule,
+                };
+                (tag.clone(), source)
+            })
+            .collect(),
+        timeline: log.timeline.clone(),
+        ticket: log.ticket.as_ref().map(|ticket| match ticket {
+            TicketRequest::Link => TicketAction::Link,
+            TicketRequest::Create(subject) => TicketAction::Create(subject.clone()),
+            TicketRequest::LinkOrCreate(subject) => TicketAction::LinkOrCreate(subject.clone()),
+        }),
+        outbox: log
+            .outbox(hooks)
+            .into_iter()
+            .map(|draft| NewOutboxItem {
+                kind: draft.kind,
+                hook: draft.hook,
+                url: draft.url,
+                method: draft.method,
+                headers: draft.headers,
+                body: draft.body,
+                idempotency_key: draft.idempotency_key,
+                expires_at,
+            })
+            .collect(),
+    }
+}
