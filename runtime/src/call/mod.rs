@@ -197,6 +197,9 @@ pub(crate) struct Shared {
     pub(crate) hooks: crate::hooks::HookClient,
     /// Rules that tag a call when it ends.
     pub(crate) tagging: Vec<crate::config::TagRule>,
+    /// How long after a call's end its follow-ups are retried
+    /// (`outbox.expire`).
+    pub(crate) outbox_expire: std::time::Duration,
     /// Becomes true when active calls must end with BYE.
     pub(crate) ending: tokio::sync::watch::Receiver<bool>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
@@ -336,6 +339,7 @@ impl Server {
             journal: journal.clone(),
             hooks,
             tagging: config.tagging.clone(),
+            outbox_expire: config.outbox.expire,
             ending: ending_receiver,
             calls: Mutex::new(HashMap::new()),
         });

@@ -12,10 +12,6 @@ use flowc::config::Hook;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How long an outbox item is retried before it expires: three days.
-// TODO: make the outbox expiry a key of tok.yaml.
-const OUTBOX_LIFETIME_MS: i64 = 3 * 24 * 60 * 60 * 1000;
-
 /// One write of the journal: the start or the end of a call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
@@ -70,10 +66,16 @@ pub fn call_start(log: &CallLog) -> CallStart {
 }
 
 /// Returns everything the store writes when the call ends, with its
-/// follow-ups as outbox items expiring three days after the end.
-pub fn finished_call(log: &CallLog, hooks: &BTreeMap<String, Hook>) -> FinishedCall {
+/// follow-ups as outbox items expiring `outbox_expire` (`outbox.expire`)
+/// after the end.
+pub fn finished_call(
+    log: &CallLog,
+    hooks: &BTreeMap<String, Hook>,
+    outbox_expire: std::time::Duration,
+) -> FinishedCall {
     let millis = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-    let expires_at = log.ended_at.saturating_add(OUTBOX_LIFETIME_MS);
+    let lifetime = i64::try_from(outbox_expire.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = log.ended_at.saturating_add(lifetime);
     FinishedCall {
         call_id: log.call_id.clone(),
         flow: log.flow.clone(),
