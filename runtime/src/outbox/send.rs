@@ -12,37 +12,37 @@ use std::time::{Duration, SystemTime};
 /// The header that carries `{call_id}:{seq}`, the same on every attempt.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
-/// Most bytes of a response body read: a tagger's answer, or the start of
-/// an error page for the attempt log.
+/// Maximum bytes read of a response body: a tagger's reply, or the start
+/// of an error page for the attempt log.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// Most characters of an error response kept in the attempt log.
+/// Maximum characters of an error response kept in the attempt log.
 const MAX_ERROR_EXCERPT: usize = 200;
 
-/// Most tags one tagger answer may add.
+/// Maximum tags one tagger reply may add.
 const MAX_TAGS: usize = 50;
 
-/// Most characters in one tag.
+/// Maximum characters in one tag.
 const MAX_TAG_CHARS: usize = 100;
 
-/// Why an attempt failed.
+/// The cause of a failed attempt.
 #[derive(Debug)]
 pub struct Failure {
     /// The response status, when a response came.
     pub status: Option<u16>,
-    /// What failed, for the attempt log. Never contains a secret.
+    /// The error for the attempt log, without any secret.
     pub error: String,
     /// The receiver's `Retry-After`, when it sent a valid one.
     pub retry_after: Option<Duration>,
     /// Whether the failure points at a misconfigured receiver or hook (a
-    /// status such as 400 or 404, a bad tagger answer, a missing secret)
+    /// status such as 400 or 404, a bad tagger reply, a missing secret)
     /// rather than a receiver that is busy or down.
     pub misconfigured: bool,
 }
 
 impl Failure {
-    /// A failure of the network, a timeout, or the store while saving the
-    /// answer.
+    /// Builds a failure of the network, a timeout, or the store while
+    /// saving the reply.
     fn network(error: String) -> Failure {
         Failure {
             status: None,
@@ -52,7 +52,8 @@ impl Failure {
         }
     }
 
-    /// A failure of the hook's settings or environment, found before sending.
+    /// Builds a failure of the hook's settings or environment, found before
+    /// sending.
     fn setup(error: String) -> Failure {
         Failure {
             status: None,
@@ -311,7 +312,8 @@ fn excerpt(body: &[u8]) -> String {
     line.trim().to_string()
 }
 
-/// Joins an error with its sources, so "error sending request" says why.
+/// Joins an error with its sources, so "error sending request" gets its
+/// cause.
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -357,7 +359,7 @@ mod tests {
 
     #[test]
     fn env_expanded_in_headers() {
-        // PATH is set in every test environment.
+        // Cargo runs tests with PATH set.
         let path = std::env::var("PATH").unwrap_or_default();
         assert_eq!(expand_env("a ${PATH} b"), Ok(format!("a {path} b")));
         assert_eq!(expand_env("plain"), Ok(String::from("plain")));

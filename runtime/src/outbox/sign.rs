@@ -43,7 +43,8 @@ pub fn verify(secret: &[u8], timestamp: &str, body: &[u8], header: &str) -> bool
 }
 
 fn mac(secret: &[u8], timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
-    // HMAC accepts a key of any length, so this never fails.
+    // HMAC takes a key of any length (RFC 2104 hashes longer keys), so
+    // `new_from_slice` returns no error for HMAC-SHA256.
     let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(secret) {
         Ok(mac) => mac,
         Err(_) => <Hmac<Sha256> as KeyInit>::new(&Default::default()),
