@@ -174,12 +174,13 @@ async fn serve(
         config.outbox,
         client,
     );
-    let server = Server::start_with_store(
+    let server = Server::start_with_outbox(
         &config,
         flows,
         prompts,
         std::sync::Arc::new(jiff::Timestamp::now),
         Some(store.clone()),
+        Some(deliverer.outbox()),
     )
     .await?;
     for (transport, address) in server.endpoint().local_addrs() {

@@ -262,13 +262,29 @@ impl Server {
         clock: Clock,
         store: Option<crate::store::Store>,
     ) -> Result<Server, String> {
+        Server::start_with_outbox(config, flows, prompts, clock, store, None).await
+    }
+
+    /// Starts like [`Server::start_with_store`], and wakes `outbox` each
+    /// time a finished call's follow-ups are written to the store.
+    pub async fn start_with_outbox(
+        config: &RuntimeConfig,
+        flows: Flows,
+        prompts: PromptLibrary,
+        clock: Clock,
+        store: Option<crate::store::Store>,
+        outbox: Option<crate::outbox::Outbox>,
+    ) -> Result<Server, String> {
         let hooks = crate::hooks::HookClient::new()?;
         let journal_stats = journal::JournalStats::default();
         let journal = match &store {
             Some(store) => {
+                let sink = persist::RecordSink {
+                    store: store.clone(),
+                    outbox,
+                };
                 let journal =
-                    journal::Journal::start(&config.spool, store.clone(), journal_stats.clone())
-                        .await?;
+                    journal::Journal::start(&config.spool, sink, journal_stats.clone()).await?;
                 let interrupted = store
                     .interrupt_active_calls(record::now_millis())
                     .await

@@ -39,6 +39,27 @@ fn write_error(error: &StoreError) -> WriteError {
     }
 }
 
+/// The journal's writer: the store, and the outbox deliverer, woken once
+/// a finished call's follow-ups are written.
+pub struct RecordSink {
+    /// The database of call records.
+    pub store: Store,
+    /// The deliverer's handle; `None` leaves the follow-ups to its polling.
+    pub outbox: Option<crate::outbox::Outbox>,
+}
+
+impl Sink<JournalEntry> for RecordSink {
+    async fn write(&self, entry: &JournalEntry) -> Result<(), WriteError> {
+        self.store.write(entry).await?;
+        if let (JournalEntry::Finished(finished), Some(outbox)) = (entry, &self.outbox)
+            && !finished.outbox.is_empty()
+        {
+            outbox.wake();
+        }
+        Ok(())
+    }
+}
+
 impl Sink<JournalEntry> for Store {
     async fn write(&self, entry: &JournalEntry) -> Result<(), WriteError> {
         let result = match entry {
