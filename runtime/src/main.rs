@@ -50,15 +50,22 @@ enum ImportCommand {
 }
 
 fn main() -> ExitCode {
+    let options = Options::parse();
+    // A subcommand prints a report on stdout, where the log goes too, so
+    // it logs only warnings and errors unless RUST_LOG says otherwise.
+    let level = if options.command.is_some() {
+        "warn"
+    } else {
+        "info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // Colour codes only when a person reads the log in a terminal.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
         .init();
-    let options = Options::parse();
     let config = match load_config(options.config.as_deref()) {
         Ok(config) => config,
         Err(message) => {

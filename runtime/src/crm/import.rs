@@ -214,15 +214,16 @@ impl<'a> Importer<'a> {
         place: String,
         cells: impl Iterator<Item = (&'c str, Json)>,
     ) -> Result<(), ImportError> {
-        let contact = read_row(self.schema, cells).and_then(|input| {
-            self.schema
-                .contact(&input)
-                .map_err(|problems| problems.join("; "))
-        });
-        let contact = match contact {
-            Ok(contact) => contact,
-            Err(reason) => {
-                self.reject(place, reason);
+        let (input, mut problems) = read_row(self.schema, cells);
+        let contact = match self.schema.contact(&input) {
+            Ok(contact) if problems.is_empty() => contact,
+            Ok(_) => {
+                self.reject(place, problems.join("; "));
+                return Ok(());
+            }
+            Err(more) => {
+                problems.extend(more);
+                self.reject(place, problems.join("; "));
                 return Ok(());
             }
         };
@@ -273,12 +274,13 @@ impl<'a> Importer<'a> {
     }
 }
 
-/// Reads one row's cells into a contact as written. Unknown columns with
-/// a value and invalid `vip` values are errors; empty cells are skipped.
+/// Reads one row's cells into a contact as written, with the problems
+/// found on the way: unknown columns with a value, invalid `vip` values
+/// and unquoted YAML phone numbers. Empty cells are skipped.
 fn read_row<'c>(
     schema: &CrmSchema,
     cells: impl Iterator<Item = (&'c str, Json)>,
-) -> Result<ContactInput, String> {
+) -> (ContactInput, Vec<String>) {
     let mut input = ContactInput::default();
     let mut fields = BTreeMap::new();
     let mut problems = Vec::new();
@@ -325,11 +327,7 @@ fn read_row<'c>(
         }
     }
     input.fields = fields;
-    if problems.is_empty() {
-        Ok(input)
-    } else {
-        Err(problems.join("; "))
-    }
+    (input, problems)
 }
 
 fn scalar_text(value: &Json) -> String {
