@@ -627,7 +627,7 @@ fn tag_rule(index: usize, rule: TagRuleText) -> Result<TagRule, ConfigError> {
         .path_contains
         .map(|key_text| key_text.trim().to_string());
     if let Some(choice) = &path_contains
-        && (choice.is_empty()
+        && (choice.chars().count() != 1
             || !choice
                 .chars()
                 .all(|c| c.is_ascii_digit() || c == '*' || c == '#'))
@@ -635,7 +635,7 @@ fn tag_rule(index: usize, rule: TagRuleText) -> Result<TagRule, ConfigError> {
         return Err(invalid(
             &format!("{key}.when.path_contains"),
             choice,
-            "write the menu key the caller chose, one of 0-9, `*` and `#`, such as `\"2\"`",
+            "write one menu key the caller chose: 0-9, `*` or `#`, such as `\"2\"`",
         ));
     }
     Ok(TagRule {

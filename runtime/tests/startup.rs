@@ -8,7 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Creates a project folder under the temp dir with `tok.yaml`, the flow
+/// Creates a project folder under the temp dir with `tok.yaml` (the given
+/// text plus database, spool and recordings paths in the folder), the flow
 /// files given as (name, text), and one English prompt, `hello`.
 fn project(name: &str, config: &str, flows: &[(&str, &str)]) -> PathBuf {
     let folder = std::env::temp_dir().join(format!("flowd-startup-{name}-{}", std::process::id()));
@@ -16,6 +17,12 @@ fn project(name: &str, config: &str, flows: &[(&str, &str)]) -> PathBuf {
     std::fs::create_dir_all(folder.join("audio/en")).unwrap();
     let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows/prompts/en/goodbye.wav");
     std::fs::copy(shipped, folder.join("audio/en/hello.wav")).unwrap();
+    // The database, spool and recordings live in the project folder, so a
+    // test never writes into the source tree.
+    let config = format!(
+        "{config}database: \"sqlite://{data}/tok.db\"\nspool: \"{data}/spool\"\nrecordings: \"{data}/recordings\"\n",
+        data = folder.display()
+    );
     std::fs::write(folder.join("tok.yaml"), config).unwrap();
     for (file, text) in flows {
         std::fs::write(folder.join(file), text).unwrap();

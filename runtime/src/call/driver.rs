@@ -78,6 +78,8 @@ struct Leg {
     /// the answers of earlier lookups, for lookups with the same source
     /// and key.
     lookups: lookup::Lookups,
+    /// Keys pressed during a lookup, handed back to the media task after it.
+    held_keys: Vec<Key>,
 }
 
 /// Runs one call from its INVITE to its end. While the call is answered,
@@ -369,6 +371,7 @@ async fn answer(
         recording: recording::CallRecording::default(),
         after_call: false,
         lookups,
+        held_keys: Vec::new(),
     })
 }
 

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 const QUEUE: usize = 1024;
 /// The first retry of an unavailable store, doubled up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// The longest wait between two retries.
+/// The maximum wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// The spool file's name in the spool folder.
 const SPOOL_FILE: &str = "journal.jsonl";
@@ -40,7 +40,7 @@ pub struct WriteError {
     pub message: String,
 }
 
-/// Where entries end up: the store.
+/// The destination of journal entries: the store.
 pub trait Sink<E>: Send + Sync + 'static {
     /// Writes one entry; idempotent.
     fn write(&self, entry: &E) -> impl Future<Output = Result<(), WriteError>> + Send;

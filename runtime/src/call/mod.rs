@@ -188,8 +188,8 @@ pub(crate) struct Shared {
     pub(crate) ring: std::time::Duration,
     pub(crate) clock: Clock,
     pub(crate) finished: tokio::sync::broadcast::Sender<CallRecord>,
-    /// The database of the CRM and the call records; `None` runs flowd
-    /// without one (lookups of `crm` fail, records are only logged).
+    /// The database of the CRM and the call records; without one the
+    /// built-in CRM is empty and records are only logged.
     pub(crate) store: Option<crate::store::Store>,
     /// The writer of call records to the store.
     pub(crate) journal: Option<journal::Journal<persist::JournalEntry>>,

@@ -48,15 +48,15 @@ pub struct LegLog {
 pub struct Step {
     /// When the step ended.
     pub at: Millis,
-    /// `menu`, `digits`, `typeahead`, `lookup`, `queue`, `voicemail`,
-    /// `transfer`, `survey`.
+    /// `menu`, `digits`, `lookup`, `queue`, `voicemail`, `transfer`,
+    /// `survey`.
     pub kind: String,
     /// The key, the digits (masked when the flow marks them sensitive), or
     /// the result.
     pub value: String,
 }
 
-/// Where a tag came from.
+/// The origin of a tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TagOrigin {
@@ -66,7 +66,7 @@ pub enum TagOrigin {
     Rule,
 }
 
-/// What the flow asked for the contact's ticket.
+/// The flow's request for the contact's ticket.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "mode", content = "subject")]
 pub enum TicketRequest {
@@ -192,7 +192,18 @@ impl CallLog {
             match event {
                 Event::Effect(effect) => self.add_effect(effect),
                 Event::Reply(reply) => self.add_reply(&reply, at),
-                Event::TypeAhead(keys) => self.step(at, "typeahead", keys),
+                Event::TypeAhead(keys) => {
+                    // The VM reports input typed ahead only when it is
+                    // complete: one key for a menu, or a collect's digits
+                    // (masked when sensitive).
+                    // NOTE: a one-digit collect typed ahead reads as a menu key.
+                    let kind = if keys.chars().count() == 1 && !keys.contains(flowc::vm::MASK) {
+                        "menu"
+                    } else {
+                        "digits"
+                    };
+                    self.step(at, kind, keys);
+                }
                 _ => {}
             }
         }
@@ -232,9 +243,10 @@ impl CallLog {
         };
         match (&effect, reply) {
             (Effect::CollectKey { .. }, Reply::Keys(keys)) => self.step(at, "menu", keys.clone()),
-            (Effect::CollectDigits { .. }, Reply::Keys(digits)) => {
-                // The VM masks the reply of a sensitive collect in its trace.
-                self.step(at, "digits", digits.clone());
+            (Effect::CollectDigits { typed, .. }, Reply::Keys(digits)) => {
+                // The VM masks the typed keys and the reply of a sensitive
+                // collect in its trace.
+                self.step(at, "digits", format!("{typed}{digits}"));
             }
             (Effect::Lookup { source, .. }, reply) => {
                 let result = match reply {
@@ -350,10 +362,10 @@ impl CallLog {
             return false;
         }
         if let Some(choice) = &condition.path_contains {
-            let chosen = self.path.iter().any(|step| {
-                matches!(step.kind.as_str(), "menu" | "typeahead")
-                    && step.value.contains(choice.as_str())
-            });
+            let chosen = self
+                .path
+                .iter()
+                .any(|step| step.kind == "menu" && step.value == *choice);
             if !chosen {
                 return false;
             }

@@ -1,6 +1,6 @@
 //! The HTTP client of `crm` hooks: one shared reqwest client per process
 //! (rustls with the ring provider), a lookup that fills the URL template,
-//! sends the hook's headers, and maps the JSON answer to a contact through
+//! sends the hook's headers, and maps the JSON response to a contact through
 //! the hook's JSON pointers.
 
 use flowc::config::{FieldType, Hook};
@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The largest answer read from a CRM hook, in bytes; a contact is far
-/// smaller, so a larger answer is a misconfigured URL.
+/// The maximum response body read from a CRM hook, in bytes. A contact is
+/// far smaller, so a larger body means a misconfigured URL.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// An HTTP client shared by every call; clones share its connection pool.
@@ -24,9 +24,9 @@ pub struct HookClient {
 pub fn install_crypto_provider() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        // rustls 0.23.48 deprecates the ring provider for lacking
-        // post-quantum key exchange; it is still the one provider flowd
-        // builds with, so aws-lc (a C and assembly build) stays out.
+        // rustls 0.23.48 deprecates the ring provider because it lacks
+        // post-quantum key exchange. flowd still builds with ring alone,
+        // so the aws-lc provider stays out of the build.
         #[allow(deprecated)]
         let provider = rustls::crypto::ring::default_provider();
         // An error means a provider is installed already, which is as good.
@@ -47,7 +47,7 @@ impl HookClient {
 
     /// Looks `key` up through the `crm` hook `name`. The request is
     /// limited by `timeout` (the caller passes the shorter of the flow's
-    /// and the hook's). A 404 or an empty answer is [`Reply::Missing`];
+    /// and the hook's). A 404, a 204 or an empty body is [`Reply::Missing`];
     /// any other failure is [`Reply::LookupFailed`]. `types` are the
     /// declared types of the custom contact fields.
     pub async fn lookup(
@@ -89,9 +89,9 @@ impl HookClient {
             tracing::warn!(
                 hook = name,
                 status = status.as_u16(),
-                "CRM hook answered an error"
+                "CRM hook responded with an error status"
             );
-            return failed(false, format!("hook `{name}` answered HTTP {status}"));
+            return failed(false, format!("hook `{name}` responded with HTTP {status}"));
         }
         let body = match read_limited(response).await {
             Ok(body) => body,
@@ -101,7 +101,7 @@ impl HookClient {
             Ok(Some(contact)) => Reply::Found(contact),
             Ok(None) => Reply::Missing,
             Err(reason) => {
-                tracing::warn!(hook = name, %reason, "CRM hook answer unusable");
+                tracing::warn!(hook = name, %reason, "CRM hook response is not a usable contact");
                 failed(false, format!("hook `{name}`: {reason}"))
             }
         }

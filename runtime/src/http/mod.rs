@@ -110,6 +110,31 @@ pub fn render_metrics(stats: &Stats) -> String {
         "RTP packets received, counted when each call ends.",
         rtp_received,
     );
+    let journal = stats.journal();
+    metric(
+        "flowd_call_records_written_total",
+        "counter",
+        "Call starts and call records written to the database.",
+        journal.written(),
+    );
+    metric(
+        "flowd_call_records_spooled_total",
+        "counter",
+        "Call starts and call records kept in the spool while the database was unavailable.",
+        journal.spooled(),
+    );
+    metric(
+        "flowd_call_records_rejected_total",
+        "counter",
+        "Call records the database rejected as invalid, kept in the spool's rejected file.",
+        journal.rejected(),
+    );
+    metric(
+        "flowd_call_record_queue_full_total",
+        "counter",
+        "Times a call waited because the call record writer's queue was full.",
+        journal.queue_full(),
+    );
     // TODO: count the rejections the SIP core sends itself (404, 415, 420 ...).
     let name = "flowd_calls_rejected_total";
     let _ = writeln!(

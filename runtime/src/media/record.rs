@@ -2,12 +2,12 @@
 //! or stereo with the caller on the left and what the caller hears from
 //! flowd on the right (call recordings).
 //!
-//! In stereo the sending side is the clock: flowd builds one frame per
-//! packet slot whether or not the peer receives it, and each frame is
-//! written with the same number of the caller's samples beside it (silence
-//! where the caller sent nothing). The caller's audio waits in a buffer of
-//! at most [`MAX_BUFFERED_SAMPLES`], so the two sides stay aligned within
-//! the network jitter.
+//! In stereo the sending side is the clock. flowd builds one frame per
+//! packet slot whether or not the peer receives it. Each frame is written
+//! beside the same number of the caller's samples, or silence where the
+//! caller sent nothing. The caller's audio waits in a buffer of at most
+//! [`MAX_BUFFERED_SAMPLES`], so the two sides stay aligned within the
+//! network jitter.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -23,9 +23,9 @@ pub const FLUSH_SAMPLES: u64 = CLOCK_RATE as u64;
 /// jump is taken as a new timeline (the sender restarted) and not filled.
 const MAX_GAP_SAMPLES: u32 = 5 * CLOCK_RATE;
 
-/// Caller samples a stereo recording buffers ahead of flowd's frames;
-/// older ones are dropped, so a caller whose clock runs fast cannot push
-/// the left channel ever later.
+/// The maximum caller samples a stereo recording buffers ahead of flowd's
+/// frames. Older ones are dropped, so a caller whose clock runs fast cannot
+/// push the left channel ever later.
 pub const MAX_BUFFERED_SAMPLES: usize = CLOCK_RATE as usize / 2;
 
 /// An open recording.
@@ -137,7 +137,7 @@ impl Recorder {
 
     /// Stereo: writes one frame flowd built for the caller on the right,
     /// beside as many of the caller's buffered samples on the left.
-    pub fn push_heard(&mut self, codec: Codec, frame: &[u8]) -> Result<(), hound::Error> {
+    pub fn push_sent(&mut self, codec: Codec, frame: &[u8]) -> Result<(), hound::Error> {
         if self.paused {
             return Ok(());
         }
@@ -279,16 +279,16 @@ mod tests {
         let path = scratch("stereo");
         let mut recorder = Recorder::create_stereo(&path).unwrap();
         let caller = [Codec::Pcmu.encode(4000); 160];
-        let heard = [Codec::Pcmu.encode(-4000); 160];
+        let sent = [Codec::Pcmu.encode(-4000); 160];
         // Caller speaks during the first frame only.
         recorder.push_caller(Codec::Pcmu, 0, &caller);
-        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
-        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        recorder.push_sent(Codec::Pcmu, &sent).unwrap();
+        recorder.push_sent(Codec::Pcmu, &sent).unwrap();
         recorder.set_paused(true);
         recorder.push_caller(Codec::Pcmu, 320, &caller);
-        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        recorder.push_sent(Codec::Pcmu, &sent).unwrap();
         recorder.set_paused(false);
-        recorder.push_heard(Codec::Pcmu, &heard).unwrap();
+        recorder.push_sent(Codec::Pcmu, &sent).unwrap();
         let (_, samples) = recorder.finish().unwrap();
         assert_eq!(samples, 480);
         let reader = hound::WavReader::open(&path).unwrap();

@@ -479,7 +479,7 @@ impl MediaTask {
             }
         }
         if let Some(recorder) = self.call_recorder.as_mut()
-            && let Err(error) = recorder.push_heard(codec, &self.frame)
+            && let Err(error) = recorder.push_sent(codec, &self.frame)
         {
             let path = recorder.path().to_owned();
             self.call_recorder = None;

@@ -53,6 +53,10 @@ impl Flowd {
         rtp_ports: RangeInclusive<u16>,
         store: Option<Store>,
     ) -> Flowd {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let flows = folder.join("flows");
         std::fs::create_dir_all(&flows).unwrap();
         std::fs::write(flows.join("test.flow"), flow).unwrap();

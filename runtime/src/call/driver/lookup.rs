@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 /// A lookup's timeout when the flow sets none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
-/// The longest lookup timeout, because the caller waits meanwhile.
+/// The maximum lookup timeout, because the caller waits meanwhile.
 const MAX_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The built-in CRM's answer: the contact's id and its fields.
@@ -172,6 +172,11 @@ impl Leg {
             };
             self.await_lookup(work, timeout).await
         };
+        // Keys pressed during the lookup go back to the media task, which
+        // reports them again for the next menu or collect.
+        for key in self.held_keys.drain(..) {
+            let _ = self.media.key(key);
+        }
         tracing::info!(
             source,
             result = lookup_result(&reply),
@@ -189,11 +194,10 @@ impl Leg {
     /// Reads the built-in CRM, reusing the lookup started at the INVITE
     /// when the key is the same number.
     async fn lookup_crm(&mut self, key: &str, timeout: Duration) -> Reply {
+        // A server started without a store (tests, embedding) has an empty
+        // built-in CRM; flowd itself always opens one.
         let Some(store) = self.shared.store.clone() else {
-            return Reply::LookupFailed {
-                timed_out: false,
-                reason: String::from("flowd runs without a database"),
-            };
+            return Reply::Missing;
         };
         let numbers = e164_candidates(key, self.shared.flows.country_code());
         if numbers.is_empty() {
@@ -249,9 +253,8 @@ impl Leg {
                 Waited::Done(answer) => return Ok(answer),
                 Waited::Wake(Wake::HungUp) => return Err(Reply::HungUp),
                 Waited::Wake(Wake::Timeout) => return Err(timed_out(timeout)),
-                // NOTE: keys pressed during a lookup are not kept for the
-                // next menu.
-                Waited::Wake(Wake::Key(_) | Wake::PlaybackEnded(_)) => {}
+                Waited::Wake(Wake::Key(key)) => self.held_keys.push(key),
+                Waited::Wake(Wake::PlaybackEnded(_)) => {}
             }
         }
     }
@@ -269,7 +272,8 @@ impl Leg {
                 Waited::Done(reply) => return reply,
                 Waited::Wake(Wake::HungUp) => return Reply::HungUp,
                 Waited::Wake(Wake::Timeout) => return timed_out(timeout),
-                Waited::Wake(Wake::Key(_) | Wake::PlaybackEnded(_)) => {}
+                Waited::Wake(Wake::Key(key)) => self.held_keys.push(key),
+                Waited::Wake(Wake::PlaybackEnded(_)) => {}
             }
         }
     }
