@@ -177,6 +177,7 @@ async fn run(sender: Arc<Sender>, wake: Arc<Notify>, config: OutboxConfig) {
     let concurrency = config.concurrency.max(1);
     let poll = config.backoff.clamp(MIN_POLL, MAX_POLL);
     let mut in_flight: HashSet<String> = HashSet::new();
+    let mut task_calls: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut held: HashMap<String, Millis> = HashMap::new();
     let mut retries: BinaryHeap<Reverse<Millis>> = BinaryHeap::new();
     let mut tasks: JoinSet<Done> = JoinSet::new();
@@ -207,7 +208,9 @@ async fn run(sender: Arc<Sender>, wake: Arc<Notify>, config: OutboxConfig) {
                             continue;
                         }
                         in_flight.insert(item.call_id.clone());
-                        tasks.spawn(deliver(sender.clone(), item, config));
+                        let call_id = item.call_id.clone();
+                        let task = tasks.spawn(deliver(sender.clone(), item, config));
+                        task_calls.insert(task.id(), call_id);
                     }
                 }
                 Err(error) => {
@@ -228,25 +231,28 @@ async fn run(sender: Arc<Sender>, wake: Arc<Notify>, config: OutboxConfig) {
         }
         tokio::select! {
             () = wake.notified() => {}
-            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                let hold_until = now_millis().saturating_add(
+                    i64::try_from(config.backoff.as_millis()).unwrap_or(i64::MAX),
+                );
                 match joined {
-                    Ok(done) => {
+                    Ok((id, done)) => {
+                        task_calls.remove(&id);
                         in_flight.remove(&done.call_id);
                         if let Some(at) = done.retry_at {
                             retries.push(Reverse(at));
                         }
                         if !done.recorded {
-                            let hold = i64::try_from(config.backoff.as_millis()).unwrap_or(i64::MAX);
-                            held.insert(done.call_id, now_millis().saturating_add(hold));
+                            held.insert(done.call_id, hold_until);
                         }
                     }
                     Err(error) => {
-                        // A panicked attempt leaves its call in `in_flight`
-                        // with no id to remove; start over so the call is
-                        // sent again.
-                        tracing::error!(%error, "an outbox attempt task failed");
-                        tasks.abort_all();
-                        in_flight.clear();
+                        // The item stays pending; holding its call for one
+                        // back-off keeps a panicking item from looping.
+                        let call_id = task_calls.remove(&error.id()).unwrap_or_default();
+                        tracing::error!(%call_id, %error, "an outbox attempt task failed; retrying");
+                        in_flight.remove(&call_id);
+                        held.insert(call_id, hold_until);
                     }
                 }
             }
