@@ -489,7 +489,24 @@ async fn signature_verifies(backend: Backend) {
     let store = open_store(&database).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let receiver = Receiver::start(listener, always(StatusCode::OK)).await;
-    let signed = hook(HookKind::Webhook, &receiver.url(), Some(&variable));
+    let token_variable = format!("TOK_TEST_BEARER_TOKEN_{backend:?}").to_uppercase();
+    // SAFETY: as above, the name is this test's own.
+    unsafe { std::env::set_var(&token_variable, "bearer-for-tests") };
+    let mut signed = hook(HookKind::Webhook, &receiver.url(), Some(&variable));
+    // The hook's own Content-Type is kept; its forged signature and key
+    // are replaced by the ones flowd computes.
+    signed.headers.extend([
+        (
+            String::from("Content-Type"),
+            String::from("application/cloudevents+json"),
+        ),
+        (
+            String::from("Authorization"),
+            format!("Bearer ${{{token_variable}}}"),
+        ),
+        (String::from("X-Tok-Signature"), String::from("v1=forged")),
+        (String::from("Idempotency-Key"), String::from("forged")),
+    ]);
     let hooks = BTreeMap::from([(String::from("signed"), signed.clone())]);
     let deliverer = Deliverer::start(
         store.clone(),
@@ -513,6 +530,24 @@ async fn signature_verifies(backend: Backend) {
     let requests = receiver.requests();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
+    assert_eq!(request.key, "signed-1:1");
+    assert_eq!(
+        request.headers["content-type"],
+        "application/cloudevents+json"
+    );
+    assert_eq!(request.headers["authorization"], "Bearer bearer-for-tests");
+    assert_eq!(request.headers.get_all("x-tok-signature").iter().count(), 1);
+    let stored = items_of(&store, &calls[0]).await.remove(0);
+    let stored_authorization = stored
+        .headers
+        .iter()
+        .find(|(name, _)| name == "Authorization")
+        .map(|(_, value)| value.clone());
+    assert_eq!(
+        stored_authorization,
+        Some(format!("Bearer ${{{token_variable}}}")),
+        "the token must stay in the environment, not in the store"
+    );
     let timestamp = request.headers["x-tok-timestamp"].to_str().unwrap();
     let signature = request.headers["x-tok-signature"].to_str().unwrap();
     let seconds: u64 = timestamp.parse().expect("timestamp in Unix seconds");
@@ -520,10 +555,8 @@ async fn signature_verifies(backend: Backend) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!(
-        seconds <= now && now - seconds < 3600,
-        "timestamp {seconds}, now {now}"
-    );
+    assert!(seconds <= now, "timestamp {seconds} after now {now}");
+    assert!(now - seconds < 3600, "timestamp {seconds}, now {now}");
     assert!(signature.starts_with("v1="), "{signature}");
     assert!(outbox::verify(
         b"s3cret-for-tests",
@@ -726,10 +759,8 @@ async fn expired_item_unblocks_call(backend: Backend) {
             .all(|attempt| attempt.status_code == Some(400))
     );
     let error = expired.last_error.clone().unwrap_or_default();
-    assert!(
-        error.contains("400") && error.contains("missing field"),
-        "{error}"
-    );
+    assert!(error.contains("400"), "{error}");
+    assert!(error.contains("missing field"), "{error}");
     let last = expired.attempt_log.last().unwrap();
     let second_at = items[1].attempt_log[0].at;
     assert!(last.at <= second_at, "seq 1 was sent before seq 0 expired");
