@@ -342,20 +342,24 @@ fn after_failure(item: &OutboxItem, failure: &Failure, config: &OutboxConfig) ->
 fn log_failure(item: &OutboxItem, failure: &Failure, outcome: AttemptOutcome) {
     let attempts = item.attempts.saturating_add(1);
     let error = failure.error.as_str();
+    let status = failure.status;
     match outcome {
         AttemptOutcome::Expired => tracing::warn!(
             attempts,
+            status,
             error,
             "outbox item expired undelivered; the receiver never accepted it"
         ),
         AttemptOutcome::Retry(at) if failure.misconfigured => tracing::warn!(
             attempts,
+            status,
             error,
             retry_in_ms = at.saturating_sub(now_millis()),
             "outbox item failed; check the receiver or the hook in tok.yaml; retrying"
         ),
         AttemptOutcome::Retry(at) => tracing::info!(
             attempts,
+            status,
             error,
             retry_in_ms = at.saturating_sub(now_millis()),
             "outbox delivery failed; retrying"
