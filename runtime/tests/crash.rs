@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// How long any wait may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(120);
 
-/// The number the test flow answers.
+/// The number dialled, which the test flow's `answers` line lists.
 const NUMBER: &str = "+38615550777";
 
 /// flowd's RTP ports: 100 pairs for 20 calls.
@@ -74,7 +74,7 @@ after call {
 
 // ---------------------------------------------------------------- receiver
 
-/// The receiver's log, and whether it accepts requests (200) or answers
+/// The receiver's log, and whether it accepts requests (200) or replies
 /// 503 as a receiver that is down for maintenance.
 #[derive(Clone, Default)]
 struct Log {
@@ -370,12 +370,12 @@ outbox:
         .unwrap();
     assert!(status.success(), "the short SIPp calls failed: {status}");
 
-    // TODO: a call's finished record waits in memory until the journal
-    // writes it, so a SIGKILL in the few milliseconds after the caller's
-    // BYE leaves that call `interrupted`; the test waits for the short
-    // calls' records before the kill until the journal writes ahead.
-    // The receiver answers 503 until the restart, so every webhook is
-    // pending, with failed attempts, when flowd is killed.
+    // TODO: kill right after SIPp exits once the journal writes ahead of the BYE's 200.
+    // A finished record waits in memory until the journal writes it, so a
+    // SIGKILL just after the caller's BYE leaves that call `interrupted`.
+    // The test therefore waits for the short calls' records. The receiver
+    // replies 503 until the restart, so every webhook is still pending,
+    // with failed attempts, when flowd is killed.
     wait_for(
         "the short calls' records and a failed webhook attempt each",
         &flowd,
@@ -513,9 +513,9 @@ outbox:
             path.display()
         );
     }
-    // TODO: an interrupted call's record does not link its recording,
-    // because the row written at the call's start has no recording yet;
-    // only the file is checked here.
+    // TODO: link an interrupted call's recording from its record.
+    // The row written at the call's start has no recording yet, so only
+    // the file is checked for the cut calls.
     for row in &cut {
         let name = format!("{}.wav", row.call_id.replace('@', "_"));
         assert!(
