@@ -57,15 +57,8 @@ pub enum OutboxError {
 /// Build it once per process and share it, because it contains the connection pool
 /// and the TLS configuration with the system's root certificates.
 pub fn http_client() -> Result<reqwest::Client, OutboxError> {
-    // reqwest is built without a provider of its own; the ring provider is
-    // installed for the whole process unless one already is. rustls 0.23.48
-    // deprecates it for lacking post-quantum key exchange, but flowd keeps
-    // ring as its one provider.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        #[allow(deprecated)]
-        let provider = rustls::crypto::ring::default_provider();
-        let _ = provider.install_default();
-    }
+    // reqwest is built without a crypto provider of its own.
+    crate::hooks::install_crypto_provider();
     reqwest::Client::builder()
         .user_agent(concat!("flowd/", env!("CARGO_PKG_VERSION")))
         // A redirected POST may turn into a GET; a 3xx is a failure that
