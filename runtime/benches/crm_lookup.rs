@@ -1,14 +1,16 @@
 //! Contact lookups by phone in the built-in CRM with 1,000,000 contacts,
-//! on SQLite and on PostgreSQL: criterion's time per lookup (a number that
-//! is stored and one that is not), then the single-lookup latency p50 and
-//! p99 and the lookups per second of 100 concurrent tasks.
+//! on SQLite and on PostgreSQL. Criterion measures the time per lookup of a
+//! stored number and of an unknown one. Then the benchmark prints the p50
+//! and p99 latency of single lookups and the lookups per second of 100
+//! concurrent tasks, and the call records per second that `call_finished`
+//! writes from 50 concurrent tasks.
 //!
 //! Run with `CARGO_TARGET_DIR=... cargo bench -p flowd --bench crm_lookup`.
 //! The SQLite file is kept under the target folder
-//! (`crm_lookup/contacts-1m.db`) and reused while it holds the contacts;
-//! PostgreSQL gets a new database on the server of `TOK_TEST_POSTGRES_URL`
-//! (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped at the
-//! end. Set `CRM_LOOKUP_BACKENDS=sqlite` to skip PostgreSQL, and
+//! (`crm_lookup/contacts-1000000.db`) and reused while its contact count is
+//! right. The call records of earlier runs stay in it. PostgreSQL gets a new
+//! database on the server of `TOK_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), dropped at the end. Set `CRM_LOOKUP_BACKENDS=sqlite` to skip PostgreSQL, and
 //! `CRM_LOOKUP_CONTACTS` to try the benchmark on fewer contacts.
 
 #![allow(
@@ -20,7 +22,9 @@
 
 use criterion::Criterion;
 use flowd::store::testing::PostgresDatabase;
-use flowd::store::{Backend, Store};
+use flowd::store::{
+    Backend, FinishedCall, NewOutboxItem, PathStep, Store, TagSource, TicketAction,
+};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,8 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
-/// Contacts in the benchmark database unless `CRM_LOOKUP_CONTACTS` says
-/// otherwise.
+/// Contacts in the benchmark database unless `CRM_LOOKUP_CONTACTS` sets
+/// another count.
 const DEFAULT_CONTACTS: u64 = 1_000_000;
 
 fn contacts() -> u64 {
@@ -50,12 +54,12 @@ const LATENCY_SAMPLES: usize = 20_000;
 const TASKS: usize = 100;
 const LOOKUPS_PER_TASK: usize = 500;
 
-/// The number of contact `n` (1-based): `+3862` and seven digits.
+/// Returns the number of contact `n` (1-based): `+3862` and seven digits.
 fn phone(n: u64) -> String {
     format!("+3862{:07}", n - 1)
 }
 
-/// A cheap pseudo-random sequence of contact numbers (xorshift).
+/// Returns the next contact of a cheap pseudo-random sequence (xorshift).
 fn next_contact(state: &AtomicU64) -> u64 {
     let mut x = state.load(Ordering::Relaxed);
     x ^= x << 13;
@@ -214,6 +218,88 @@ fn concurrent(runtime: &Runtime, store: &Store) {
     );
 }
 
+/// Call records written by 50 concurrent tasks.
+const RECORD_TASKS: usize = 50;
+const RECORDS_PER_TASK: usize = 40;
+
+/// Prints the call records per second that `call_finished` writes from
+/// concurrent tasks, each record with a timeline entry, a ticket link,
+/// tags and two outbox items, for contacts picked at random.
+fn record_writes(runtime: &Runtime, store: &Store) {
+    let started = Instant::now();
+    runtime.block_on(async {
+        let mut tasks = Vec::with_capacity(RECORD_TASKS);
+        for task in 0..RECORD_TASKS {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let state = AtomicU64::new(0x6a09_e667_f3bc_c908 + task as u64);
+                for i in 0..RECORDS_PER_TASK {
+                    let contact = next_contact(&state) as i64;
+                    let call_id = format!("bench-{}-{task}-{i}", std::process::id());
+                    store
+                        .call_finished(&finished_call(&call_id, contact))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let total = RECORD_TASKS * RECORDS_PER_TASK;
+    println!(
+        "{}: {RECORD_TASKS} concurrent tasks: {total} call records in {elapsed:.2} s = {:.0} records/s",
+        store.backend().as_str(),
+        total as f64 / elapsed,
+    );
+}
+
+fn finished_call(call_id: &str, contact: i64) -> FinishedCall {
+    let item = |body: &str| NewOutboxItem {
+        kind: String::from("webhook"),
+        hook: String::from("crm"),
+        url: String::from("http://127.0.0.1:9/"),
+        method: String::from("POST"),
+        headers: Vec::new(),
+        body: body.to_string(),
+        idempotency_key: String::new(),
+        expires_at: i64::MAX,
+    };
+    FinishedCall {
+        call_id: call_id.to_string(),
+        flow: String::from("support"),
+        flow_version: String::from("ab12"),
+        caller: Some(phone(contact as u64)),
+        dialled: String::from("+38615559000"),
+        contact_id: Some(contact),
+        started_at: 1_000,
+        answered_at: Some(1_100),
+        ended_at: 60_000,
+        outcome: String::from("completed"),
+        ended_by: String::from("caller"),
+        sip_reason: None,
+        legs: Vec::new(),
+        path: vec![PathStep {
+            at: 2_000,
+            kind: String::from("menu"),
+            value: String::from("1"),
+        }],
+        queue: Some(String::from("support")),
+        agent: Some(String::from("maja")),
+        wait_ms: 3_000,
+        talk_ms: 50_000,
+        wrapup_ms: 0,
+        rating: None,
+        recording: None,
+        tags: vec![(String::from("bench"), TagSource::Flow)],
+        timeline: vec![String::from("Benchmark call")],
+        ticket: Some(TicketAction::LinkOrCreate(String::from("Benchmark"))),
+        outbox: vec![item("{\"n\":1}"), item("{\"n\":2}")],
+    }
+}
+
 fn bench_backend(c: &mut Criterion, runtime: &Runtime, store: &Store) {
     let name = store.backend().as_str();
     let mut group = c.benchmark_group(format!("crm_lookup/{name}"));
@@ -236,6 +322,7 @@ fn bench_backend(c: &mut Criterion, runtime: &Runtime, store: &Store) {
     group.finish();
     latency(runtime, store);
     concurrent(runtime, store);
+    record_writes(runtime, store);
 }
 
 fn main() {

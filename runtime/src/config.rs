@@ -282,7 +282,9 @@ pub fn parse(text: &str, file: &str, folder: PathBuf) -> Result<RuntimeConfig, C
         file: file.to_string(),
         message: error.to_string(),
     })?;
-    build(parsed.unwrap_or_default(), folder)
+    let mut config = build(parsed.unwrap_or_default(), folder.clone())?;
+    config.database = crate::store::resolve_sqlite_url(&config.database, &folder);
+    Ok(config)
 }
 
 /// Returns the settings used when there is no config file.
@@ -998,6 +1000,24 @@ mod tests {
         assert_eq!(ring.ok(), Some(Duration::ZERO));
         let ring = parse_text("sip:\n  ring: 1500ms\n").map(|c| c.ring);
         assert_eq!(ring.ok(), Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn api_token_env_default_and_set() {
+        let default = parse_text("").map(|c| c.api_token_env);
+        assert_eq!(default.ok().as_deref(), Some(DEFAULT_API_TOKEN_ENV));
+        let set = parse_text("api:\n  token_env: FLOWD_TOKEN\n").map(|c| c.api_token_env);
+        assert_eq!(set.ok().as_deref(), Some("FLOWD_TOKEN"));
+    }
+
+    #[test]
+    fn api_token_env_invalid_not_shown() {
+        let message = parse_text("api:\n  token_env: \"s3cr3t token!\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("`api.token_env`"), "{message}");
+        assert!(!message.contains("s3cr3t"), "{message}");
     }
 
     #[test]

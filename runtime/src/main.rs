@@ -37,7 +37,7 @@ enum Command {
     },
 }
 
-/// What `flowd import` reads.
+/// The data kinds `flowd import` reads.
 #[derive(Subcommand)]
 enum ImportCommand {
     /// Upserts contacts from a CSV or YAML file and prints a report of the
@@ -52,7 +52,7 @@ enum ImportCommand {
 fn main() -> ExitCode {
     let options = Options::parse();
     // A subcommand prints a report on stdout, where the log goes too, so
-    // it logs only warnings and errors unless RUST_LOG says otherwise.
+    // it logs only warnings and errors unless RUST_LOG sets a level.
     let level = if options.command.is_some() {
         "warn"
     } else {
@@ -200,7 +200,7 @@ async fn serve(
         "listening for RTP"
     );
     if let Ok(address) = http.local_addr() {
-        tracing::info!(%address, "listening for HTTP: /metrics and /health");
+        tracing::info!(%address, "listening for HTTP: /metrics, /health and /api/v1");
     }
     let stats = server.stats().clone();
     let api = Api::new(store, schema, &config);

@@ -179,7 +179,7 @@ async fn token_required(db: &TestDb) {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 
-    // Unknown routes need the token too, then answer 404 in JSON.
+    // Unknown routes need the token too, then get 404 in JSON.
     let response = server
         .client
         .get(format!("{}/nothing", server.base))
@@ -578,6 +578,13 @@ async fn recording_download(db: &TestDb) {
         .call_finished(&finished("c1", None, Some("2026/c1.wav")))
         .await
         .unwrap();
+    let call = server.get("/calls/c1").await;
+    assert_eq!(call.body["recording_url"], "/api/v1/calls/c1/recording");
+    let listed = server.get("/calls").await;
+    assert_eq!(
+        listed.body[0]["recording_url"],
+        "/api/v1/calls/c1/recording"
+    );
     let response = server
         .client
         .get(format!("{}/calls/c1/recording", server.base))
@@ -595,6 +602,8 @@ async fn recording_download(db: &TestDb) {
         .call_finished(&finished("c2", None, None))
         .await
         .unwrap();
+    let call = server.get("/calls/c2").await;
+    assert_eq!(call.body["recording_url"], Value::Null);
     let reply = server.get("/calls/c2/recording").await;
     assert_eq!(reply.status, 404);
     assert!(error_of(&reply).contains("has no recording"));

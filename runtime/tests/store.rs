@@ -22,6 +22,7 @@ on_both_backends!(
     open_creates_schema,
     migrations_run_twice,
     newer_database_rejected,
+    closed_store_is_unavailable,
     upsert_matches_external_id_phone_email,
     phone_of_other_contact_rejected,
     contact_lookup_by_phone,
@@ -38,6 +39,8 @@ on_both_backends!(
     interrupt_active_calls_marks_them,
     calls_query_filters,
     add_call_tags_keeps_first_source,
+    concurrent_writers_all_succeed,
+    find_caller_by_any_spelling,
     due_outbox_one_per_call_in_order,
     record_attempt_retry_and_expiry,
 );
@@ -142,6 +145,7 @@ async fn open_creates_schema(db: &TestDb) {
         Backend::Postgres
     };
     assert_eq!(store.backend(), expected);
+    store.ping().await.unwrap();
     assert!(
         store
             .contacts(&ContactQuery::default())
@@ -200,6 +204,15 @@ async fn newer_database_rejected(db: &TestDb) {
     assert!(message.contains("99990101000000"), "{message}");
     assert!(message.contains("upgrade flowd"), "{message}");
     assert!(!error.is_unavailable());
+}
+
+async fn closed_store_is_unavailable(db: &TestDb) {
+    let store = Store::open(&db.url).await.unwrap();
+    store.close().await;
+    let error = store.ping().await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    let error = store.contact_by_phone("+38615550100").await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
 }
 
 async fn upsert_matches_external_id_phone_email(db: &TestDb) {
@@ -975,4 +988,114 @@ async fn record_attempt_retry_and_expiry(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(missing, StoreError::Invalid(_)), "{missing:?}");
+}
+
+async fn concurrent_writers_all_succeed(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let call_id = format!("c{i}");
+            store.call_started(&start(&call_id, i)).await?;
+            store
+                .upsert_contact(&NewContact {
+                    name: Some(format!("Caller {i}")),
+                    phones: vec![format!("+3864000{i:04}")],
+                    ..NewContact::default()
+                })
+                .await?;
+            store
+                .call_finished(&finished(&call_id, Some(contact)))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let calls = store
+        .calls(&CallQuery {
+            limit: 100,
+            ..CallQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 40);
+    assert!(calls.iter().all(|c| c.status == "ended"));
+    assert_eq!(store.interactions(contact).await.unwrap().len(), 40);
+    // Every call linked the one open ticket the first call opened.
+    let tickets = store.tickets(&TicketQuery::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0].call_ids.len(), 40);
+    assert_eq!(
+        store
+            .outbox(&OutboxQuery {
+                limit: 1000,
+                ..OutboxQuery::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        80
+    );
+}
+
+async fn find_caller_by_any_spelling(db: &TestDb) {
+    let store = &db.store;
+    let id = store.upsert_contact(&ana()).await.unwrap();
+    let schema = flowd::crm::CrmSchema {
+        country_code: Some(flowc::number::CountryCode::parse("386").unwrap()),
+        fields: BTreeMap::new(),
+    };
+    for spelling in [
+        "+386 1 555 0100",
+        "01 5550100",
+        "+38615550100",
+        "sip:+38615550100@192.0.2.1;user=phone",
+        "38615550100",
+    ] {
+        let found = flowd::crm::find_caller(store, &schema, spelling)
+            .await
+            .unwrap();
+        assert_eq!(found.map(|c| c.id), Some(id), "{spelling}");
+    }
+    // `41000001` reads as +38641000001 only as a national number, the
+    // second reading of this ambiguous spelling.
+    let found = flowd::crm::find_caller(store, &schema, "41000001")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|c| c.id), Some(id));
+    for unknown in ["+38615550101", "112", "anonymous"] {
+        let found = flowd::crm::find_caller(store, &schema, unknown)
+            .await
+            .unwrap();
+        assert!(found.is_none(), "{unknown}");
+    }
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable() {
+    // Port 1 on loopback has no server, so the connection is refused.
+    let error = Store::open("postgres://tok:s3cret@127.0.0.1:1/tok")
+        .await
+        .unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("postgres://tok:***@127.0.0.1:1/tok"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
+}
+
+#[tokio::test]
+async fn invalid_database_urls_rejected() {
+    for url in ["mysql://h/db", "sqlite::memory:", "tok.db"] {
+        let error = Store::open(url).await.unwrap_err();
+        assert!(matches!(error, StoreError::Url { .. }), "{url}: {error:?}");
+        assert!(!error.is_unavailable(), "{url}");
+        let message = error.to_string();
+        assert!(message.contains("sqlite://tok.db"), "{url}: {message}");
+    }
 }

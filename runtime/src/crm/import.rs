@@ -1,10 +1,11 @@
 //! `flowd import contacts FILE`: contacts from CSV or YAML, upserted in
 //! batches of one transaction each, with a report of every rejected row.
 //!
-//! CSV has a header row; its columns are `name`, `company`, `email`,
-//! `phone` or `phones` (numbers separated by `;`), `language`, `vip`,
-//! `external_id` and the custom fields of `crm.fields`. YAML is a list of
-//! maps with the same keys, where `phones` may also be a list.
+//! CSV has a header row that names the columns. They are `name`,
+//! `company`, `email`, `phone` or `phones` (numbers separated by `;`),
+//! `language`, `vip`, `external_id` and the custom fields of `crm.fields`.
+//! YAML is a list of maps with the same keys, where `phones` may also be a
+//! list.
 
 use super::{BUILTIN_COLUMNS, ContactInput, CrmSchema, parse_bool};
 use crate::store::{NewContact, Store, StoreError, Upserted};
@@ -38,13 +39,13 @@ pub enum ImportError {
 /// A row that was not imported.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejected {
-    /// Where the row is: `line 7` in CSV, `item 3` in YAML.
+    /// The row's place: `line 7` in CSV, `item 3` in YAML.
     pub place: String,
-    /// Why it was rejected.
+    /// The reason it was rejected.
     pub reason: String,
 }
 
-/// What an import did.
+/// The counts and rejected rows of an import.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// New contacts.
@@ -189,7 +190,7 @@ struct Importer<'a> {
     schema: &'a CrmSchema,
     report: ImportReport,
     batch: Vec<(String, NewContact)>,
-    /// Where each phone, external id and email was first seen, to reject
+    /// The place each phone and external id was first seen, to reject
     /// later rows that repeat it.
     seen: HashMap<String, String>,
 }

@@ -5,7 +5,7 @@
 
 pub mod import;
 
-use crate::store::{ContactRecord, NewContact};
+use crate::store::{ContactRecord, NewContact, Store, StoreError};
 use flowc::bytecode::Date;
 use flowc::config::FieldType;
 use flowc::number::{CountryCode, Number, normalise};
@@ -13,8 +13,8 @@ use flowc::vm::{Contact, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// What the CRM needs from tok.yaml: the country code for national numbers
-/// and the custom fields with their types.
+/// The settings the CRM reads from tok.yaml: the country code for national
+/// numbers and the custom fields with their types.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CrmSchema {
     /// The deployment's country calling code.
@@ -224,6 +224,26 @@ impl CrmSchema {
         }
         Contact { fields }
     }
+}
+
+/// Finds the contact of a caller's number written in any spelling: its
+/// E.164 form, or each reading of an ambiguous spelling in lookup order. A
+/// number that is not E.164 (a short code) finds no contact.
+pub async fn find_caller(
+    store: &Store,
+    schema: &CrmSchema,
+    number: &str,
+) -> Result<Option<ContactRecord>, StoreError> {
+    let candidates = match normalise(number, schema.country_code) {
+        Number::Other(_) => return Ok(None),
+        number => number.candidates(),
+    };
+    for candidate in candidates {
+        if let Some(contact) = store.contact_by_phone(&candidate).await? {
+            return Ok(Some(contact));
+        }
+    }
+    Ok(None)
 }
 
 /// Trims a text and drops it when empty.

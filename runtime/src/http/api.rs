@@ -1,13 +1,13 @@
 //! The JSON API under `/api/v1`: contacts, interactions, tickets, calls,
 //! recordings and the outbox, for the agent page, the wallboard and other
 //! systems. Every route needs `Authorization: Bearer TOKEN` with the token
-//! from the environment variable `api.token_env` names; without a token
-//! configured every route answers 401.
+//! from the environment variable that `api.token_env` names. Without a
+//! token configured, every route returns 401.
 
 use crate::crm::{ContactInput, CrmSchema};
 use crate::store::{
-    CallQuery, ContactQuery, NewInteraction, NewNote, NewTicket, OutboxQuery, Store, StoreError,
-    TicketQuery, TicketUpdate, Upserted,
+    CallQuery, CallRow, ContactQuery, NewInteraction, NewNote, NewTicket, OutboxQuery, Store,
+    StoreError, TicketQuery, TicketUpdate, Upserted,
 };
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -23,7 +23,7 @@ use std::path::{Component, PathBuf};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// What the API serves from.
+/// The state the API serves from.
 #[derive(Clone, Debug)]
 pub struct Api {
     /// The database.
@@ -383,7 +383,14 @@ async fn contact_calls(
         contact_id: Some(id),
         ..CallQuery::default()
     };
-    Ok(Json(api.store.calls(&query).await?).into_response())
+    let calls: Vec<serde_json::Value> = api
+        .store
+        .calls(&query)
+        .await?
+        .iter()
+        .map(with_recording_url)
+        .collect();
+    Ok(Json(calls).into_response())
 }
 
 // ---- interactions
@@ -556,7 +563,14 @@ async fn list_calls(
         limit: params.limit,
         offset: params.offset,
     };
-    Ok(Json(api.store.calls(&query).await?).into_response())
+    let calls: Vec<serde_json::Value> = api
+        .store
+        .calls(&query)
+        .await?
+        .iter()
+        .map(with_recording_url)
+        .collect();
+    Ok(Json(calls).into_response())
 }
 
 fn call_not_found(id: &str) -> ApiError {
@@ -567,9 +581,33 @@ fn call_not_found(id: &str) -> ApiError {
 
 async fn get_call(State(api): State<Shared>, Path(id): Path<String>) -> ApiResult<Response> {
     match api.store.call(&id).await? {
-        Some(call) => Ok(Json(call).into_response()),
+        Some(call) => Ok(Json(with_recording_url(&call)).into_response()),
         None => Err(call_not_found(&id)),
     }
+}
+
+/// Returns a call as JSON with `recording_url`, the API path of its
+/// recording, or null when it has none.
+fn with_recording_url(call: &CallRow) -> serde_json::Value {
+    let url = call.recording.as_ref().map(|_| {
+        let id: String = call
+            .call_id
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@') {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("/api/v1/calls/{id}/recording")
+    });
+    let mut value = serde_json::to_value(call).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(String::from("recording_url"), serde_json::Value::from(url));
+    }
+    value
 }
 
 /// Streams a call's WAV file. The path comes only from the stored record,
@@ -583,7 +621,7 @@ async fn get_recording(State(api): State<Shared>, Path(id): Path<String>) -> Api
         .ok_or_else(|| call_not_found(&id))?;
     let Some(relative) = call.recording else {
         return Err(ApiError::not_found(format!(
-            "call `{id}` has no recording; the flow records only where it says so"
+            "call `{id}` has no recording; only flows that enable recording write one"
         )));
     };
     let relative_path = PathBuf::from(&relative);

@@ -6,7 +6,7 @@ use super::contacts::insert_interaction;
 use super::rows::{get, json, to_json};
 use super::tickets::{insert_ticket, open_ticket_of};
 use super::{
-    CallQuery, CallRow, CallStart, CallTag, FinishedCall, Millis, NewInteraction, Store,
+    Backend, CallQuery, CallRow, CallStart, CallTag, FinishedCall, Millis, NewInteraction, Store,
     StoreError, TagSource, TicketAction, effective_limit, now_millis,
 };
 use sqlx::any::AnyRow;
@@ -37,13 +37,14 @@ impl Store {
         Ok(())
     }
 
-    /// Writes a call's record in one transaction: the call row as `ended`
-    /// with legs, path, times, outcome, rating and recording; its tags; the
-    /// contact's timeline entry and last agent; the ticket link or a new
-    /// ticket; and the outbox items in order. A call already `ended` is left
-    /// as it is and Ok is returned, so replaying a record after a crash is
-    /// safe. A call marked `interrupted` at start-up is overwritten, since
-    /// the replayed record is complete.
+    /// Writes a call's record in one transaction. It stores the call row as
+    /// `ended` with legs, path, times, outcome, rating, recording and tags.
+    /// For a known contact it adds the timeline entry and sets the last
+    /// agent. It links the ticket or opens one, and queues the outbox items
+    /// in order. A call already `ended` is left as it is and Ok is returned,
+    /// so replaying a record after a crash is safe. A call marked
+    /// `interrupted` at start-up is overwritten, since the replayed record
+    /// is complete.
     pub async fn call_finished(&self, f: &FinishedCall) -> Result<(), StoreError> {
         if let Some(rating) = f.rating
             && !(1..=5).contains(&rating)
@@ -54,7 +55,7 @@ impl Store {
             )));
         }
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let status = sqlx::query("SELECT status FROM calls WHERE call_id = $1")
             .bind(f.call_id.clone())
             .fetch_optional(&mut *tx)
@@ -65,9 +66,15 @@ impl Store {
             return Ok(());
         }
         // A contact deleted during the call is dropped from the record
-        // rather than failing it.
+        // rather than failing it. On PostgreSQL the contact's row is locked,
+        // so two calls of one contact that end together do not both open a
+        // ticket; SQLite's write transactions already run one at a time.
+        let lock_contact = match self.backend {
+            Backend::Sqlite => "SELECT id FROM contacts WHERE id = $1",
+            Backend::Postgres => "SELECT id FROM contacts WHERE id = $1 FOR UPDATE",
+        };
         let contact_id = match f.contact_id {
-            Some(id) => sqlx::query("SELECT id FROM contacts WHERE id = $1")
+            Some(id) => sqlx::query(lock_contact)
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -232,7 +239,7 @@ impl Store {
                 "a tag is empty (`{tag}`); write tags such as \"billing\""
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT call_id FROM calls WHERE call_id = $1")
             .bind(call_id.to_string())
             .fetch_optional(&mut *tx)

@@ -35,21 +35,22 @@ impl Store {
     /// Adds a contact or updates the one it matches: by `external_id`,
     /// else by any of its phones, else by email.
     pub async fn upsert_contact(&self, c: &NewContact) -> Result<ContactId, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let upserted = upsert(&mut tx, c, now_millis()).await?;
         tx.commit().await?;
         Ok(upserted.id())
     }
 
-    /// Upserts a batch of contacts in one transaction. A contact that is
-    /// invalid (a phone of another contact) gets its error in the list and
-    /// the others are written; a database failure fails the whole batch.
+    /// Upserts a batch of contacts in one transaction. An invalid contact,
+    /// such as one with a phone of another contact, gets its error in the
+    /// list while the others are written. A database failure fails the
+    /// whole batch.
     pub async fn upsert_contacts(
         &self,
         batch: &[NewContact],
     ) -> Result<Vec<Result<Upserted, StoreError>>, StoreError> {
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut results = Vec::with_capacity(batch.len());
         for contact in batch {
             match upsert(&mut tx, contact, now).await {
@@ -126,7 +127,7 @@ impl Store {
     /// Replaces a contact's fields; returns false when there is no such
     /// contact.
     pub async fn update_contact(&self, id: ContactId, c: &NewContact) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM contacts WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -169,7 +170,7 @@ impl Store {
     /// again: the stored one's id is returned.
     pub async fn add_interaction(&self, i: &NewInteraction) -> Result<i64, StoreError> {
         check_interaction(i)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(external_id) = &i.external_id {
             let row = sqlx::query("SELECT id FROM interactions WHERE external_id = $1")
                 .bind(external_id.clone())

@@ -12,7 +12,7 @@ pub enum StoreError {
     Url {
         /// The URL, password redacted.
         url: String,
-        /// What is wrong with it.
+        /// The problem with it.
         reason: String,
     },
     /// The database could not be reached or opened.
@@ -46,7 +46,7 @@ pub enum StoreError {
         table: &'static str,
         /// Column.
         column: &'static str,
-        /// What is wrong.
+        /// The problem.
         reason: String,
     },
     /// The database failed a statement.

@@ -102,6 +102,16 @@ impl Store {
             // mode run beside it.
             pool_options = pool_options.max_connections(4);
         }
+        // One direct attempt first: the pool retries a refused connection
+        // until its acquire timeout, and `open` reports a dead database at
+        // once.
+        let probe = sqlx::AnyConnection::connect_with(&options)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: redact_url(url),
+                source,
+            })?;
+        probe.close().await?;
         let pool =
             pool_options
                 .connect_with(options)
@@ -121,6 +131,13 @@ impl Store {
         self.backend
     }
 
+    /// Runs `SELECT 1`, to find out whether the database is reachable again
+    /// after an error that `is_unavailable`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -130,6 +147,17 @@ impl Store {
     /// bulk.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Starts a transaction that writes. On SQLite it takes the write lock
+    /// at `BEGIN IMMEDIATE`, so concurrent writers wait for the busy timeout
+    /// instead of failing when a read lock cannot be upgraded.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let transaction = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(transaction)
     }
 
     /// Returns the migrations this binary applies to its backend.
@@ -192,6 +220,23 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// Returns a `sqlite:` URL whose relative path is taken from `folder`, so
+/// `sqlite://tok.db` in a config file means the file beside it. Other URLs
+/// are returned unchanged.
+pub fn resolve_sqlite_url(url: &str, folder: &Path) -> String {
+    let Some(path) = sqlite_path(url) else {
+        return url.to_string();
+    };
+    if path.is_absolute() {
+        return url.to_string();
+    }
+    let query = url
+        .split_once('?')
+        .map(|(_, query)| format!("?{query}"))
+        .unwrap_or_default();
+    format!("sqlite://{}{query}", folder.join(path).display())
+}
+
 /// Creates the SQLite file and its folder if missing, switches it to WAL
 /// (a setting the file keeps), and returns the URL the pool opens.
 async fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
@@ -223,7 +268,7 @@ async fn prepare_sqlite(url: &str) -> Result<String, StoreError> {
     Ok(format!("sqlite://{}?mode=rw", path.display()))
 }
 
-/// The connection settings of flowd's SQLite file.
+/// Returns the connection settings of flowd's SQLite file.
 fn sqlite_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
         .filename(path)
@@ -253,4 +298,55 @@ pub fn now_millis() -> Millis {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{redact_url, resolve_sqlite_url, sqlite_path};
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn sqlite_paths_read() {
+        assert_eq!(
+            sqlite_path("sqlite://tok.db"),
+            Some(PathBuf::from("tok.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/tok.db?mode=rw"),
+            Some(PathBuf::from("/var/lib/tok.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
+    }
+
+    #[test]
+    fn relative_sqlite_url_resolved() {
+        let folder = Path::new("/etc/tok");
+        assert_eq!(
+            resolve_sqlite_url("sqlite://tok.db", folder),
+            "sqlite:///etc/tok/tok.db"
+        );
+        assert_eq!(
+            resolve_sqlite_url("sqlite://data/tok.db?x=1", folder),
+            "sqlite:///etc/tok/data/tok.db?x=1"
+        );
+        assert_eq!(
+            resolve_sqlite_url("sqlite:///var/tok.db", folder),
+            "sqlite:///var/tok.db"
+        );
+        assert_eq!(
+            resolve_sqlite_url("postgres://h/db", folder),
+            "postgres://h/db"
+        );
+    }
+
+    #[test]
+    fn password_redacted() {
+        assert_eq!(
+            redact_url("postgres://tok:s3cret@db:5432/tok"),
+            "postgres://tok:***@db:5432/tok"
+        );
+        assert_eq!(redact_url("postgres://tok@db/tok"), "postgres://tok@db/tok");
+        assert_eq!(redact_url("sqlite://tok.db"), "sqlite://tok.db");
+    }
 }

@@ -39,7 +39,7 @@ impl Store {
         a: &Attempt,
         outcome: AttemptOutcome,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO outbox_attempts (outbox_id, at, status_code, error, duration_ms) \
              VALUES ($1, $2, $3, $4, $5)",

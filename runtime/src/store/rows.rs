@@ -48,8 +48,9 @@ pub(super) fn flag(
 
 /// Writes a value as JSON text.
 pub(super) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    // Serialising maps with string keys, vectors and plain structs cannot
-    // fail, so the fallback is never stored.
+    // serde_json fails only on maps with non-string keys and on custom
+    // Serialize errors, and the stored types have neither, so the fallback
+    // is not expected to be stored.
     serde_json::to_string(value).unwrap_or_else(|_| String::from("null"))
 }
 

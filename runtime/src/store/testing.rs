@@ -2,7 +2,7 @@
 //! the caller owns, or a new PostgreSQL database per test on the server
 //! `TOK_TEST_POSTGRES_URL` names (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), so tests run in
-//! parallel. `scripts/test` starts a server when none answers.
+//! parallel. `scripts/test` starts a server when none is reachable.
 
 use super::{StoreError, redact_url};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
@@ -32,7 +32,7 @@ pub struct PostgresDatabase {
 
 impl PostgresDatabase {
     /// Creates a database `tok_test_<random>` on the test server. The error
-    /// says how to provide a server.
+    /// explains how to provide a server.
     pub async fn create() -> Result<PostgresDatabase, String> {
         let admin_url =
             std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
@@ -85,8 +85,8 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-/// A random number from the standard library's per-process hash keys, the
-/// time and a counter: unique enough for database names.
+/// Returns a random number from the standard library's per-process hash
+/// keys, the time and a counter, which is unique enough for database names.
 fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();

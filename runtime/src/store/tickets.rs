@@ -18,7 +18,7 @@ impl Store {
                 "the ticket subject is empty; write a short subject such as \"Router does not connect\"",
             )));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(contact) = t.contact_id {
             require_contact(&mut tx, contact).await?;
         }
@@ -116,7 +116,7 @@ impl Store {
             )));
         }
         let now = now_millis();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE tickets SET status = COALESCE($1, status), subject = COALESCE($2, subject), \
              updated_at = $3 WHERE id = $4",

@@ -72,9 +72,9 @@ pub struct NewInteraction {
     pub channel: String,
     /// `inbound` or `outbound`.
     pub direction: String,
-    /// When it happened.
+    /// Time it happened.
     pub occurred_at: Millis,
-    /// What happened, in a line or a paragraph.
+    /// Summary of what happened, in a line or a paragraph.
     pub summary: String,
     /// The call, for the `call` channel.
     #[serde(default)]
@@ -96,15 +96,15 @@ pub struct Interaction {
     pub channel: String,
     /// `inbound` or `outbound`.
     pub direction: String,
-    /// When it happened.
+    /// Time it happened.
     pub occurred_at: Millis,
-    /// What happened.
+    /// Summary of what happened.
     pub summary: String,
     /// The call, for the `call` channel.
     pub call_id: Option<String>,
     /// The id in the system it came from.
     pub external_id: Option<String>,
-    /// When it was stored.
+    /// Time it was stored.
     pub created_at: Millis,
 }
 
@@ -130,9 +130,9 @@ pub struct NewTicket {
 /// A note on a ticket.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Note {
-    /// When it was written.
+    /// Time it was written.
     pub at: Millis,
-    /// Who wrote it, when known.
+    /// Author, when known.
     pub author: Option<String>,
     /// The note.
     pub text: String,
@@ -141,7 +141,7 @@ pub struct Note {
 /// A note to add to a ticket.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewNote {
-    /// Who writes it.
+    /// Author.
     #[serde(default)]
     pub author: Option<String>,
     /// The note.
@@ -203,7 +203,7 @@ pub struct CallStart {
     pub caller: Option<String>,
     /// The dialled number.
     pub dialled: String,
-    /// When the INVITE arrived.
+    /// Time the INVITE arrived.
     pub started_at: Millis,
     /// The recording file, relative to the recordings folder.
     pub recording: Option<String>,
@@ -224,18 +224,18 @@ pub struct Leg {
     pub remote: String,
     /// The audio codec.
     pub codec: Option<String>,
-    /// When the leg started.
+    /// Time the leg started.
     pub started_at: Millis,
-    /// When it was answered.
+    /// Time it was answered.
     pub answered_at: Option<Millis>,
-    /// When it ended.
+    /// Time it ended.
     pub ended_at: Option<Millis>,
 }
 
 /// One step of the path a call took through its flow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PathStep {
-    /// When.
+    /// Time of the step.
     pub at: Millis,
     /// `menu`, `digits`, `lookup`, `queue`, `prompt` ...
     pub kind: String,
@@ -243,7 +243,7 @@ pub struct PathStep {
     pub value: String,
 }
 
-/// Where a call's tag came from.
+/// Source of a call's tag.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TagSource {
@@ -284,11 +284,11 @@ impl TagSource {
 pub struct CallTag {
     /// The tag.
     pub tag: String,
-    /// Where it came from.
+    /// Source.
     pub source: TagSource,
 }
 
-/// What a finished call does with the contact's tickets.
+/// Ticket handling of a finished call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketAction {
@@ -338,15 +338,15 @@ pub struct FinishedCall {
     pub dialled: String,
     /// The contact the call was from, when the lookup found one.
     pub contact_id: Option<ContactId>,
-    /// When the INVITE arrived.
+    /// Time the INVITE arrived.
     pub started_at: Millis,
-    /// When flowd answered.
+    /// Time flowd answered.
     pub answered_at: Option<Millis>,
-    /// When the call ended.
+    /// Time the call ended.
     pub ended_at: Millis,
     /// The flow's outcome name.
     pub outcome: String,
-    /// Who hung up: `caller`, `flowd` or `none`.
+    /// Side that hung up: `caller`, `flowd` or `none`.
     pub ended_by: String,
     /// The SIP status and reason that ended the call.
     pub sip_reason: Option<String>,
@@ -372,7 +372,7 @@ pub struct FinishedCall {
     pub tags: Vec<(String, TagSource)>,
     /// Lines for the contact's timeline entry of this call.
     pub timeline: Vec<String>,
-    /// What to do with the contact's tickets.
+    /// Ticket handling: link, open or either.
     pub ticket: Option<TicketAction>,
     /// Follow-ups, delivered in this order.
     pub outbox: Vec<NewOutboxItem>,
@@ -395,15 +395,15 @@ pub struct CallRow {
     pub dialled: String,
     /// The contact.
     pub contact_id: Option<ContactId>,
-    /// When the INVITE arrived.
+    /// Time the INVITE arrived.
     pub started_at: Millis,
-    /// When flowd answered.
+    /// Time flowd answered.
     pub answered_at: Option<Millis>,
-    /// When the call ended.
+    /// Time the call ended.
     pub ended_at: Option<Millis>,
     /// The flow's outcome name, `interrupted` after a crash.
     pub outcome: Option<String>,
-    /// Who hung up.
+    /// Side that hung up.
     pub ended_by: Option<String>,
     /// The SIP status and reason that ended the call.
     pub sip_reason: Option<String>,
@@ -436,17 +436,17 @@ pub struct CallRow {
 /// One delivery attempt of an outbox item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {
-    /// When it started.
+    /// Start time.
     pub at: Millis,
     /// The HTTP status received, if any.
     pub status_code: Option<u16>,
-    /// Why it failed, if it did.
+    /// Failure reason, if it failed.
     pub error: Option<String>,
-    /// How long it took.
+    /// Duration.
     pub duration_ms: i64,
 }
 
-/// What an attempt leads to.
+/// Result of an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptOutcome {
     /// The receiver took the item.
@@ -484,15 +484,15 @@ pub struct OutboxItem {
     pub status: String,
     /// Attempts made.
     pub attempts: u32,
-    /// When the next attempt is due.
+    /// Time the next attempt is due.
     pub next_attempt_at: Millis,
     /// The last attempt's error.
     pub last_error: Option<String>,
     /// After this time the item is no longer sent.
     pub expires_at: Millis,
-    /// When it was stored.
+    /// Time it was stored.
     pub created_at: Millis,
-    /// When it was delivered.
+    /// Time it was delivered.
     pub delivered_at: Option<Millis>,
     /// Every attempt, oldest first; empty in `due_outbox` results.
     pub attempt_log: Vec<Attempt>,

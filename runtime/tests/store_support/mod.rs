@@ -17,8 +17,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Opens a new database of `backend`; fails the test with how to
-    /// provide PostgreSQL when no server answers.
+    /// Opens a new database of `backend`. When no PostgreSQL server is
+    /// reachable, the test fails with how to provide one.
     pub async fn new(backend: Backend) -> TestDb {
         let folder = tempfile::tempdir().expect("create a temporary folder");
         let (url, postgres) = match backend {
@@ -39,7 +39,7 @@ impl TestDb {
         }
     }
 
-    /// A folder that lives as long as the database.
+    /// Returns a folder that lives as long as the database.
     pub fn folder(&self) -> &std::path::Path {
         self._folder.path()
     }
