@@ -101,6 +101,7 @@ pub(super) async fn run(
     let mut leg = match answer(shared.clone(), incoming, events, started_at).await {
         Ok(leg) => leg,
         Err(status) => {
+            // TODO: store a record for calls to a flow that were rejected or cancelled before the answer.
             let record = CallRecord {
                 call_id,
                 status,

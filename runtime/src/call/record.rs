@@ -256,9 +256,11 @@ impl CallLog {
                             contact.fields.get("vip"),
                             Some(flowc::vm::Value::Bool(true))
                         );
-                        if let Some(name) = contact.fields.get("name").and_then(|v| v.to_text()) {
-                            self.contact_name = Some(name);
-                        }
+                        self.contact_name = contact
+                            .fields
+                            .get("name")
+                            .and_then(|value| value.to_text())
+                            .filter(|name| !name.is_empty());
                         String::from("found")
                     }
                     Reply::Missing => String::from("missing"),

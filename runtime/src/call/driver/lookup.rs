@@ -3,10 +3,10 @@
 //! caller hanging up cancels it at once (its future is dropped).
 
 use super::{Leg, Shared, Waited, Wake};
-use crate::store::{ContactRecord, Store};
-use flowc::config::{FieldType, HookKind};
-use flowc::vm::{Contact, Reply, Value};
-use std::collections::BTreeMap;
+use crate::crm::CrmSchema;
+use crate::store::Store;
+use flowc::config::HookKind;
+use flowc::vm::{Contact, Reply};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -43,10 +43,10 @@ impl Lookups {
         else {
             return lookups;
         };
-        let types = shared.flows.config().crm_fields.clone();
+        let schema = crm_schema(shared);
         let number = e164.clone();
         let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
-            crm_lookup(&store, &[number], &types).await
+            crm_lookup(&store, &[number], &schema).await
         }));
         lookups.prefetch = Some((e164, task));
         lookups
@@ -61,6 +61,14 @@ impl Drop for Lookups {
     }
 }
 
+/// Returns the CRM settings of the config the flows were compiled with.
+fn crm_schema(shared: &Shared) -> CrmSchema {
+    CrmSchema {
+        country_code: shared.flows.country_code(),
+        fields: shared.flows.config().crm_fields.clone(),
+    }
+}
+
 /// Returns the E.164 readings of `key` in lookup order.
 fn e164_candidates(key: &str, country: Option<flowc::number::CountryCode>) -> Vec<String> {
     flowc::number::normalise(key, country)
@@ -71,54 +79,15 @@ fn e164_candidates(key: &str, country: Option<flowc::number::CountryCode>) -> Ve
 }
 
 /// Reads the first contact with one of `numbers` from the store.
-async fn crm_lookup(
-    store: &Store,
-    numbers: &[String],
-    types: &BTreeMap<String, FieldType>,
-) -> CrmAnswer {
+async fn crm_lookup(store: &Store, numbers: &[String], schema: &CrmSchema) -> CrmAnswer {
     for number in numbers {
         match store.contact_by_phone(number).await {
-            Ok(Some(record)) => return Ok(Some((record.id, contact_fields(&record, types)))),
+            Ok(Some(record)) => return Ok(Some((record.id, schema.vm_contact(&record)))),
             Ok(None) => {}
             Err(error) => return Err(error.to_string()),
         }
     }
     Ok(None)
-}
-
-/// Converts a stored contact to the fields a flow reads, custom fields
-/// typed as tok.yaml declares them.
-pub(crate) fn contact_fields(
-    record: &ContactRecord,
-    types: &BTreeMap<String, FieldType>,
-) -> Contact {
-    let mut fields = BTreeMap::new();
-    let mut text = |name: &str, value: &Option<String>| {
-        if let Some(value) = value {
-            fields.insert(name.to_string(), Value::Text(value.clone()));
-        }
-    };
-    text("name", &record.name);
-    text("company", &record.company);
-    text("email", &record.email);
-    text("language", &record.language);
-    text("last_agent", &record.last_agent);
-    fields.insert(String::from("id"), Value::Text(record.id.to_string()));
-    if let Some(phone) = record.phones.first() {
-        fields.insert(String::from("phone"), Value::Text(phone.clone()));
-    }
-    fields.insert(String::from("vip"), Value::Bool(record.vip));
-    fields.insert(
-        String::from("open_tickets"),
-        Value::Int(record.open_tickets),
-    );
-    for (name, json) in &record.fields {
-        let declared = types.get(name).copied().unwrap_or(FieldType::Text);
-        if let Some(value) = crate::hooks::json_to_value(json, declared) {
-            fields.insert(name.clone(), value);
-        }
-    }
-    Contact { fields }
 }
 
 impl Leg {
@@ -218,8 +187,8 @@ impl Leg {
             };
             self.await_crm(work, timeout).await
         } else {
-            let types = self.shared.flows.config().crm_fields.clone();
-            let work = async move { crm_lookup(&store, &numbers, &types).await };
+            let schema = crm_schema(&self.shared);
+            let work = async move { crm_lookup(&store, &numbers, &schema).await };
             self.await_crm(work, timeout).await
         };
         match answer {
