@@ -78,9 +78,36 @@ pub struct RuntimeConfig {
     /// How long a new call rings (180 Ringing) before it is answered;
     /// zero answers at once.
     pub ring: Duration,
+    /// Delivery of webhooks, notifications and tagger requests.
+    pub outbox: OutboxConfig,
     /// The environment variable holding the API's bearer token
     /// (`api.token_env`); the token itself is never in the file.
     pub api_token_env: String,
+}
+
+/// The `outbox` section: how webhooks, notifications and tagger requests
+/// are retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Delay before the first retry; each later retry doubles it.
+    pub backoff: Duration,
+    /// Maximum delay between two attempts, before jitter.
+    pub max_backoff: Duration,
+    /// How long after its creation an undelivered item is given up.
+    pub expire: Duration,
+    /// Maximum number of calls whose items are sent at once.
+    pub concurrency: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5 * 60),
+            expire: Duration::from_secs(24 * 60 * 60),
+            concurrency: 16,
+        }
+    }
 }
 
 /// The default of `api.token_env`.
@@ -99,6 +126,7 @@ struct File {
     spool: Option<String>,
     http: Option<String>,
     shutdown: ShutdownSection,
+    outbox: OutboxSection,
     tagging: TaggingSection,
     api: ApiSection,
 }
@@ -238,6 +266,15 @@ struct ShutdownSection {
     grace: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct OutboxSection {
+    backoff: Option<String>,
+    max_backoff: Option<String>,
+    expire: Option<String>,
+    concurrency: Option<YamlScalar>,
+}
+
 /// Reads the runtime sections from the config text. `file` names the file
 /// in errors; `folder` is where it lives, the default flows folder.
 pub fn parse(text: &str, file: &str, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
@@ -275,6 +312,7 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
             shutdown_grace: Duration::from_secs(30),
             t1: Duration::from_millis(500),
             ring: Duration::ZERO,
+            outbox: OutboxConfig::default(),
             api_token_env: String::from(DEFAULT_API_TOKEN_ENV),
         },
     }
@@ -409,6 +447,7 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         ));
     }
     let prompts = folder.join(file.prompts.dir.unwrap_or_else(|| "prompts".into()));
+    let outbox = build_outbox(file.outbox)?;
     let tagging = file
         .tagging
         .rules
@@ -454,8 +493,82 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         shutdown_grace: duration("shutdown.grace", &grace)?,
         t1,
         ring,
+        outbox,
         api_token_env,
     })
+}
+
+/// The longest `outbox.expire`: a receiver may be down over a long
+/// weekend, and items kept longer only grow the table.
+const MAX_OUTBOX_EXPIRE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+fn build_outbox(section: OutboxSection) -> Result<OutboxConfig, ConfigError> {
+    let defaults = OutboxConfig::default();
+    let positive = "write a positive duration such as `1s`";
+    let backoff = match section.backoff {
+        Some(text) => positive_duration("outbox.backoff", &text, MAX_DURATION, positive)?,
+        None => defaults.backoff,
+    };
+    let max_backoff = match section.max_backoff {
+        Some(text) => positive_duration("outbox.max_backoff", &text, MAX_DURATION, positive)?,
+        None => defaults.max_backoff.max(backoff),
+    };
+    if max_backoff < backoff {
+        return Err(invalid(
+            "outbox.max_backoff",
+            &format!("{}ms", max_backoff.as_millis()),
+            &format!(
+                "write a duration of at least `outbox.backoff` ({}ms)",
+                backoff.as_millis()
+            ),
+        ));
+    }
+    let expire = match section.expire {
+        Some(text) => positive_duration(
+            "outbox.expire",
+            &text,
+            MAX_OUTBOX_EXPIRE,
+            "write a positive duration of at most 7 days such as `24h`",
+        )?,
+        None => defaults.expire,
+    };
+    let concurrency = section
+        .concurrency
+        .map(|value| {
+            let text = value.text();
+            text.parse::<usize>()
+                .ok()
+                .filter(|&calls| (1..=1024).contains(&calls))
+                .ok_or_else(|| {
+                    invalid(
+                        "outbox.concurrency",
+                        &text,
+                        "write a whole number of calls from 1 to 1024, such as `16`",
+                    )
+                })
+        })
+        .transpose()?
+        .unwrap_or(defaults.concurrency);
+    Ok(OutboxConfig {
+        backoff,
+        max_backoff,
+        expire,
+        concurrency,
+    })
+}
+
+/// Parses a duration above zero and at most `max`.
+fn positive_duration(
+    key: &str,
+    text: &str,
+    max: Duration,
+    help: &str,
+) -> Result<Duration, ConfigError> {
+    let value = duration_up_to(key, text, max)?;
+    if value.is_zero() {
+        return Err(invalid(key, text, help));
+    }
+    Ok(value)
 }
 
 /// Parses a duration where `0` turns the check off (`None`).
@@ -583,9 +696,14 @@ fn parse_ports(text: &str) -> Result<RangeInclusive<u16>, ConfigError> {
 /// overflow there.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Parses `250ms`, `30s` or `2m`, at most [`MAX_DURATION`].
+/// Parses `250ms`, `30s`, `2m` or `1h`, at most [`MAX_DURATION`].
 fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
-    let help = "write a number with `ms`, `s` or `m`, such as `30s`";
+    duration_up_to(key, text, MAX_DURATION)
+}
+
+/// Parses `250ms`, `30s`, `2m`, `1h` or `2d`, at most `max`.
+fn duration_up_to(key: &str, text: &str, max: Duration) -> Result<Duration, ConfigError> {
+    let help = "write a number with `ms`, `s`, `m`, `h` or `d`, such as `30s`";
     let text = text.trim();
     let (number, unit) = text
         .find(|c: char| !c.is_ascii_digit())
@@ -595,13 +713,16 @@ fn duration(key: &str, text: &str) -> Result<Duration, ConfigError> {
         "ms" => Duration::from_millis(value),
         "s" => Duration::from_secs(value),
         "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(60 * 60)),
+        "d" => Duration::from_secs(value.saturating_mul(24 * 60 * 60)),
         _ => return Err(invalid(key, text, help)),
     };
-    if value > MAX_DURATION {
+    if value > max {
+        let hours = max.as_secs() / 3600;
         return Err(invalid(
             key,
             text,
-            "write a duration of at most 24 hours (`1440m`)",
+            &format!("write a duration of at most {hours} hours (`{hours}h`)"),
         ));
     }
     Ok(value)
@@ -827,6 +948,50 @@ mod tests {
                 .is_some_and(|m| m.contains("SIP port 10500")),
             "{message:?}"
         );
+    }
+
+    #[test]
+    fn outbox_defaults() {
+        let outbox = parse_text("").map(|c| c.outbox);
+        assert_eq!(outbox.ok(), Some(OutboxConfig::default()));
+    }
+
+    #[test]
+    fn outbox_values_parse() {
+        let text = "outbox:\n  backoff: 250ms\n  max_backoff: 1m\n  expire: 3d\n  concurrency: 4\n";
+        let outbox = parse_text(text).map(|c| c.outbox);
+        assert_eq!(
+            outbox.ok(),
+            Some(OutboxConfig {
+                backoff: Duration::from_millis(250),
+                max_backoff: Duration::from_secs(60),
+                expire: Duration::from_secs(3 * 24 * 3600),
+                concurrency: 4,
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_outbox_values_name_key() {
+        let cases = [
+            ("outbox:\n  backoff: 0s\n", "`outbox.backoff`"),
+            (
+                "outbox:\n  backoff: 10s\n  max_backoff: 5s\n",
+                "`outbox.max_backoff`",
+            ),
+            ("outbox:\n  expire: 8d\n", "`outbox.expire`"),
+            ("outbox:\n  expire: 0h\n", "`outbox.expire`"),
+            ("outbox:\n  concurrency: 0\n", "`outbox.concurrency`"),
+            ("outbox:\n  concurrency: lots\n", "`outbox.concurrency`"),
+        ];
+        for (text, key) in cases {
+            let message = parse_text(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(message.contains(key), "{text}: {message}");
+        }
+        assert!(parse_text("outbox:\n  retries: 3\n").is_err());
     }
 
     #[test]

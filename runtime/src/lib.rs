@@ -7,5 +7,6 @@ pub mod crm;
 pub mod hooks;
 pub mod http;
 pub mod media;
+pub mod outbox;
 pub mod sip;
 pub mod store;

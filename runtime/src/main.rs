@@ -172,12 +172,22 @@ async fn serve(
         })?;
     let schema = CrmSchema::load(config_path.as_deref())?;
     let store = open_store(&config).await?;
-    let server = Server::start_with_store(
+    // The deliverer sends the follow-ups that calls write with their
+    // records, including those a previous run left pending.
+    let client = flowd::outbox::http_client().map_err(|error| error.to_string())?;
+    let deliverer = flowd::outbox::Deliverer::start(
+        store.clone(),
+        flows.config().hooks.clone(),
+        config.outbox,
+        client,
+    );
+    let server = Server::start_with_outbox(
         &config,
         flows,
         prompts,
         std::sync::Arc::new(jiff::Timestamp::now),
         Some(store.clone()),
+        Some(deliverer.outbox()),
     )
     .await?;
     for (transport, address) in server.endpoint().local_addrs() {
@@ -205,6 +215,7 @@ async fn serve(
         "shutting down"
     );
     server.shut_down(config.shutdown_grace).await;
+    drop(deliverer);
     Ok(())
 }
 

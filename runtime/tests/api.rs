@@ -65,6 +65,9 @@ async fn start(db: &TestDb, token: Option<&str>) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api.router()).await });
+    // reqwest is built without a crypto provider of its own; flowd's is
+    // installed before any client is built.
+    flowd::hooks::install_crypto_provider();
     Server {
         base: format!("http://{address}/api/v1"),
         client: reqwest::Client::builder()

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 18] = [
+pub const SECTIONS: [(&str, SectionReader); 19] = [
     ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
@@ -35,6 +35,7 @@ pub const SECTIONS: [(&str, SectionReader); 18] = [
     ("recordings", read_runtime_section),
     ("http", read_runtime_section),
     ("shutdown", read_runtime_section),
+    ("outbox", read_runtime_section),
     ("spool", read_runtime_section),
     ("tagging", read_runtime_section),
     ("api", read_runtime_section),

@@ -529,7 +529,7 @@ fn unknown_key_lists_valid_keys() {
         "F0502 `folder`: unknown key `folder` in `prompts` | the keys of `prompts` are `dir`"
     );
     let got = only("telephony: { port: 5060 }\n");
-    assert!(got.ends_with("the top-level keys are `country_code`, `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`, `spool`, `tagging`, `api`"), "{got}");
+    assert!(got.ends_with("the top-level keys are `country_code`, `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`, `outbox`, `spool`, `tagging`, `api`"), "{got}");
 }
 
 #[test]

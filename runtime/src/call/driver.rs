@@ -200,7 +200,8 @@ async fn finish_record(
         "call record complete"
     );
     if let Some(journal) = &shared.journal {
-        let finished = persist::finished_call(log, &shared.flows.config().hooks);
+        let finished =
+            persist::finished_call(log, &shared.flows.config().hooks, shared.outbox_expire);
         journal
             .submit(JournalEntry::Finished(Box::new(finished)))
             .await;

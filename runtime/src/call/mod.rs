@@ -197,6 +197,9 @@ pub(crate) struct Shared {
     pub(crate) hooks: crate::hooks::HookClient,
     /// Rules that tag a call when it ends.
     pub(crate) tagging: Vec<crate::config::TagRule>,
+    /// How long after a call's end its follow-ups are retried
+    /// (`outbox.expire`).
+    pub(crate) outbox_expire: std::time::Duration,
     /// Becomes true when active calls must end with BYE.
     pub(crate) ending: tokio::sync::watch::Receiver<bool>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
@@ -259,13 +262,29 @@ impl Server {
         clock: Clock,
         store: Option<crate::store::Store>,
     ) -> Result<Server, String> {
+        Server::start_with_outbox(config, flows, prompts, clock, store, None).await
+    }
+
+    /// Starts like [`Server::start_with_store`], and wakes `outbox` each
+    /// time a finished call's follow-ups are written to the store.
+    pub async fn start_with_outbox(
+        config: &RuntimeConfig,
+        flows: Flows,
+        prompts: PromptLibrary,
+        clock: Clock,
+        store: Option<crate::store::Store>,
+        outbox: Option<crate::outbox::Outbox>,
+    ) -> Result<Server, String> {
         let hooks = crate::hooks::HookClient::new()?;
         let journal_stats = journal::JournalStats::default();
         let journal = match &store {
             Some(store) => {
+                let sink = persist::RecordSink {
+                    store: store.clone(),
+                    outbox,
+                };
                 let journal =
-                    journal::Journal::start(&config.spool, store.clone(), journal_stats.clone())
-                        .await?;
+                    journal::Journal::start(&config.spool, sink, journal_stats.clone()).await?;
                 let interrupted = store
                     .interrupt_active_calls(record::now_millis())
                     .await
@@ -336,6 +355,7 @@ impl Server {
             journal: journal.clone(),
             hooks,
             tagging: config.tagging.clone(),
+            outbox_expire: config.outbox.expire,
             ending: ending_receiver,
             calls: Mutex::new(HashMap::new()),
         });

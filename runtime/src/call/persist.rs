@@ -12,10 +12,6 @@ use flowc::config::Hook;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How long an outbox item is retried before it expires: three days.
-// TODO: make the outbox expiry a key of tok.yaml.
-const OUTBOX_LIFETIME_MS: i64 = 3 * 24 * 60 * 60 * 1000;
-
 /// One write of the journal: the start or the end of a call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
@@ -40,6 +36,27 @@ fn write_error(error: &StoreError) -> WriteError {
     WriteError {
         unavailable: error.is_unavailable(),
         message: error.to_string(),
+    }
+}
+
+/// The journal's writer: the store, and the outbox deliverer, woken once
+/// a finished call's follow-ups are written.
+pub struct RecordSink {
+    /// The database of call records.
+    pub store: Store,
+    /// The deliverer's handle; `None` leaves the follow-ups to its polling.
+    pub outbox: Option<crate::outbox::Outbox>,
+}
+
+impl Sink<JournalEntry> for RecordSink {
+    async fn write(&self, entry: &JournalEntry) -> Result<(), WriteError> {
+        self.store.write(entry).await?;
+        if let (JournalEntry::Finished(finished), Some(outbox)) = (entry, &self.outbox)
+            && !finished.outbox.is_empty()
+        {
+            outbox.wake();
+        }
+        Ok(())
     }
 }
 
@@ -70,10 +87,16 @@ pub fn call_start(log: &CallLog) -> CallStart {
 }
 
 /// Returns everything the store writes when the call ends, with its
-/// follow-ups as outbox items expiring three days after the end.
-pub fn finished_call(log: &CallLog, hooks: &BTreeMap<String, Hook>) -> FinishedCall {
+/// follow-ups as outbox items expiring `outbox_expire` (`outbox.expire`)
+/// after the end.
+pub fn finished_call(
+    log: &CallLog,
+    hooks: &BTreeMap<String, Hook>,
+    outbox_expire: std::time::Duration,
+) -> FinishedCall {
     let millis = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
-    let expires_at = log.ended_at.saturating_add(OUTBOX_LIFETIME_MS);
+    let lifetime = i64::try_from(outbox_expire.as_millis()).unwrap_or(i64::MAX);
+    let expires_at = log.ended_at.saturating_add(lifetime);
     FinishedCall {
         call_id: log.call_id.clone(),
         flow: log.flow.clone(),
