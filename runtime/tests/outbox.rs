@@ -246,9 +246,7 @@ async fn finish_call(store: &Store, call_id: &str, items: Vec<NewOutboxItem>) {
         ticket: None,
         outbox: items,
     };
-    // A busy database is retried, as the call layer's journal does:
-    // SQLite answers SQLITE_BUSY at once when this transaction's first read
-    // meets the deliverer's write.
+    // An unavailable database is retried, as the call layer's journal does.
     let started = Instant::now();
     loop {
         match store.call_finished(&call).await {
