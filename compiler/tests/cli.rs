@@ -73,8 +73,15 @@ fn check_reports_several_mistakes_with_positions() {
         found.contains(&("F0306".into(), "support.flow".into(), 12, 3)),
         "{found:?}"
     );
+    // The misspelt goto's line follows the shipped flow as it changes.
+    let support = std::fs::read_to_string(dir.join("support.flow")).unwrap();
+    let goto_line = support
+        .lines()
+        .position(|line| line.contains("goto tehnical"))
+        .unwrap() as u64
+        + 1;
     assert!(
-        found.contains(&("F0106".into(), "support.flow".into(), 44, 12)),
+        found.contains(&("F0106".into(), "support.flow".into(), goto_line, 12)),
         "{found:?}"
     );
     for item in items {

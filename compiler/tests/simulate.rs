@@ -779,7 +779,7 @@ fn wav_header_size_capped_by_file() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("+0:00.0  support.flow:26     wait for a key"),
+        stdout.contains("+0:00.0  support.flow:30     wait for a key"),
         "{stdout}"
     );
 }

@@ -420,13 +420,13 @@ fn place_only_line_matches_by_place() {
     std::fs::remove_file(dir.join("support.test.yaml")).unwrap();
     write_scenarios(
         &dir,
-        "  - name: place\n    call: {at: \"2026-12-03T09:00\"}\n    expect:\n      trace:\n        - support.flow:41\n        - \"+0:00.0\"\n",
+        "  - name: place\n    call: {at: \"2026-12-03T09:00\"}\n    expect:\n      trace:\n        - support.flow:45\n        - \"+0:00.0\"\n",
     );
     let output = flowc(&["test", "."], &dir);
     let text = stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    // The place matches; no step is at +0:00.0 after line 41's decision.
-    assert!(text.contains("= support.flow:41"), "{text}");
+    // The place matches; no step is at +0:00.0 after line 45's decision.
+    assert!(text.contains("= support.flow:45"), "{text}");
     assert!(text.contains("- +0:00.0    <- not found"), "{text}");
 }
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use flowc::bytecode::{ProbeOutcome, decode};
+use flowc::bytecode::{ProbeOutcome, RecordMode, decode};
 use flowc::project::{Project, PromptInventory};
 use flowc::vm::{
     Call, CallInfo, CallOptions, Contact, Effect, Event, Outcome, Program, QueueOutcome, Reply,
@@ -66,7 +66,8 @@ impl Script {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Answers, looks the caller up and returns the next effect.
+    /// Answers, looks the caller up, starts the recording and returns the
+    /// next effect.
     fn start(&mut self, caller: Caller) -> Effect {
         assert_eq!(self.reply(Reply::Start), Effect::Answer);
         assert!(matches!(self.reply(Reply::Done), Effect::Lookup { .. }));
@@ -87,7 +88,8 @@ impl Script {
         if effect == Effect::Tag(String::from("crm-down")) {
             effect = self.reply(Reply::Done);
         }
-        effect
+        assert_eq!(effect, Effect::Record(RecordMode::On));
+        self.reply(Reply::Done)
     }
 
     /// Plays prompts with no key pressed until another effect comes.

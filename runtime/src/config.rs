@@ -283,7 +283,11 @@ pub fn parse(text: &str, file: &str, folder: PathBuf) -> Result<RuntimeConfig, C
         message: error.to_string(),
     })?;
     let mut config = build(parsed.unwrap_or_default(), folder.clone())?;
+    // Data paths written relative are taken from the config file's
+    // folder, as `prompts.dir` is, so a deployment is one folder.
     config.database = crate::store::resolve_sqlite_url(&config.database, &folder);
+    config.recordings = folder.join(&config.recordings);
+    config.spool = folder.join(&config.spool);
     Ok(config)
 }
 

@@ -36,6 +36,9 @@ async fn start(
 ) -> (Server, SocketAddr) {
     let folder = flows_folder();
     let mut config = config::defaults(folder.clone());
+    // The shipped support flow records every call.
+    config.recordings =
+        std::env::temp_dir().join(format!("flowd-limits-recordings-{}", std::process::id()));
     config.listen = vec![(Transport::Udp, ([127, 0, 0, 1], 0).into())];
     config.rtp_ports = rtp_ports;
     config.t1 = Duration::from_millis(50);

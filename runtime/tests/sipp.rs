@@ -28,6 +28,9 @@ fn flows_folder() -> PathBuf {
 async fn start(transport: Transport, rtp_ports: RangeInclusive<u16>) -> (Server, SocketAddr) {
     let folder = flows_folder();
     let mut config = config::defaults(folder.clone());
+    // The shipped support flow records every call.
+    config.recordings =
+        std::env::temp_dir().join(format!("flowd-sipp-recordings-{}", std::process::id()));
     config.listen = vec![(transport, ([127, 0, 0, 1], 0).into())];
     config.rtp_ports = rtp_ports;
     let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
@@ -119,10 +122,11 @@ async fn sipp_rfc2833_key_moves_menu() {
     let scenario = scenario.display().to_string();
     sipp_call(address, "u1", 26200, &["-sf", &scenario]).await;
     wait_idle(&server).await;
-    // Answer, lookup and the language menu's prompt, then, because key 1
-    // ends the menu, the next step's prompt, which the BYE interrupts.
-    // After call adds timeline, ticket, webhook and the end: 8 effects.
-    // Without the key the menu would still be playing at the BYE: 7.
-    assert_eq!(server.stats().effects(), 8);
+    // Answer, lookup, `record on` and the language menu's prompt, then,
+    // because key 1 ends the menu, the next step's prompt, which the BYE
+    // interrupts. After call adds timeline, ticket, webhook and the end:
+    // 9 effects. Without the key the menu would still be playing at the
+    // BYE: 8.
+    assert_eq!(server.stats().effects(), 9);
     assert_eq!(server.stats().panics(), 0);
 }

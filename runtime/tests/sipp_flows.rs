@@ -76,8 +76,12 @@ impl Flowd {
         config.listen = vec![(Transport::Udp, loopback), (Transport::Tcp, loopback)];
         config.rtp_ports = rtp_ports;
         config.ring = ring;
+        // Tests of one binary share a process id when run by `cargo test`,
+        // so each server gets its own folder.
+        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let serial = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let recordings =
-            std::env::temp_dir().join(format!("flowd-sipp-{name}-{}", std::process::id()));
+            std::env::temp_dir().join(format!("flowd-sipp-{name}-{}-{serial}", std::process::id()));
         let _ = std::fs::remove_dir_all(&recordings);
         config.recordings = recordings.clone();
         let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
@@ -426,16 +430,16 @@ async fn info_menu_choices_over_tcp() {
 }
 
 /// A call that presses 1 in the language menu and hangs up during the
-/// next prompt: the flow ends as a hangup after 8 effects (answer,
-/// lookup, the menu, the greeting, then the after-call timeline, ticket,
-/// webhook and the end). Without the key it would be 7.
+/// next prompt: the flow ends as a hangup after 9 effects (answer,
+/// lookup, `record on`, the menu, the greeting, then the after-call
+/// timeline, ticket, webhook and the end). Without the key it would be 8.
 async fn expect_key_then_hangup(flowd: &mut Flowd) {
     let record = flowd.next_record().await;
     assert_eq!(record.status, 200);
     assert_eq!(record.outcome.as_deref(), Some("hangup"));
     assert_eq!(record.ended_by, Some(Party::Caller));
     flowd.wait_idle().await;
-    assert_eq!(flowd.server.stats().effects(), 8);
+    assert_eq!(flowd.server.stats().effects(), 9);
     assert_eq!(flowd.server.stats().panics(), 0);
 }
 
@@ -606,9 +610,10 @@ async fn shutdown_sends_bye(transport: Transport, rtp: RangeInclusive<u16>, medi
         "await_bye.xml",
         &[],
     );
-    // Answer, lookup and the menu's prompt: the call is answered.
+    // Answer, lookup, `record on` and the menu's prompt: the call is
+    // answered.
     let answered = async {
-        while flowd.server.stats().effects() < 3 {
+        while flowd.server.stats().effects() < 4 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };

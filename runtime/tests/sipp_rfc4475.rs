@@ -38,6 +38,11 @@ const PATIENCE: Duration = Duration::from_secs(60);
 async fn start(transport: Transport, rtp_ports: RangeInclusive<u16>) -> (Server, SocketAddr) {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../flows");
     let mut config = config::defaults(folder.clone());
+    // The shipped support flow records every call.
+    config.recordings = std::env::temp_dir().join(format!(
+        "flowd-sipp_rfc4475-recordings-{}",
+        std::process::id()
+    ));
     config.listen = vec![(transport, ([127, 0, 0, 1], 0).into())];
     config.rtp_ports = rtp_ports;
     let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
