@@ -5,6 +5,7 @@
 mod lookup;
 mod recording;
 
+use super::journal;
 use super::persist::{self, JournalEntry};
 use super::record::{CallLog, LegLog, now_millis};
 use super::{CallRecord, DialogEvent, Party, Shared};
@@ -80,6 +81,11 @@ struct Leg {
     lookups: lookup::Lookups,
     /// Keys pressed during a lookup, handed back to the media task after it.
     held_keys: Vec<Key>,
+    /// The caller's BYE, answered with 200 only once the call's finished
+    /// record is durable, so a caller that saw the 200 finds the record
+    /// even if flowd is killed right after. Retransmissions meanwhile are
+    /// absorbed by the BYE's server transaction.
+    pending_bye: Option<Incoming>,
 }
 
 /// Runs one call from its INVITE to its end. While the call is answered,
@@ -146,7 +152,7 @@ pub(super) async fn run(
         Err(error) => tracing::warn!(%error, "the call's media task failed"),
     }
     leg.recording.settle(&mut leg.log);
-    finish_record(
+    let receipt = finish_record(
         &shared,
         &mut leg.log,
         leg.ended_by,
@@ -154,9 +160,17 @@ pub(super) async fn run(
         ended_at,
     )
     .await;
-    // Sent after the media task has ended and the record is stored or
-    // spooled, so a receiver sees the call's RTP port back in the pool and
-    // its record in the store.
+    if let Some(bye) = leg.pending_bye.take() {
+        shared
+            .endpoint
+            .respond(&bye.key, bye.request.response(200, None));
+    }
+    if let Some(receipt) = receipt {
+        receipt.settled().await;
+    }
+    // Sent after the media task has ended and the record is in the store
+    // (or in the spool while the store is unavailable), so a receiver sees
+    // the call's RTP port back in the pool and its record in the store.
     let _ = shared.finished.send(record);
 }
 
@@ -172,14 +186,14 @@ impl Leg {
 }
 
 /// Completes the record (outcome, who hung up, tagging rules) and waits
-/// until the store has it or the spool keeps it.
+/// until it is durable. Returns its receipt, to wait for the store.
 async fn finish_record(
     shared: &Shared,
     log: &mut CallLog,
     ended_by: Option<Party>,
     outcome: Option<&str>,
     ended_at: i64,
-) {
+) -> Option<journal::Receipt> {
     log.ended_at = ended_at;
     // A flow that stopped with a run error has no outcome of its own.
     log.outcome = outcome.unwrap_or("error").to_string();
@@ -199,13 +213,13 @@ async fn finish_record(
         steps = log.path.len(),
         "call record complete"
     );
-    if let Some(journal) = &shared.journal {
-        let finished =
-            persist::finished_call(log, &shared.flows.config().hooks, shared.outbox_expire);
-        journal
-            .submit(JournalEntry::Finished(Box::new(finished)))
-            .await;
-    }
+    let journal = shared.journal.as_ref()?;
+    let finished = persist::finished_call(log, &shared.flows.config().hooks, shared.outbox_expire);
+    let mut receipt = journal
+        .enqueue(JournalEntry::Finished(Box::new(finished)))
+        .await?;
+    receipt.durable().await;
+    Some(receipt)
 }
 
 /// Answers the INVITE: negotiates SDP, starts the media, rings for the
@@ -373,6 +387,7 @@ async fn answer(
         after_call: false,
         lookups,
         held_keys: Vec::new(),
+        pending_bye: None,
     })
 }
 
@@ -797,6 +812,12 @@ impl Leg {
                     .get("Reason")
                     .map_or_else(|| String::from("BYE"), |reason| format!("BYE; {reason}"));
                 self.log.sip_reason.get_or_insert(reason);
+                // NOTE: `after call` runs before the 200 is sent, so a long
+                // one (lookups of up to 8 s) makes the caller retransmit.
+                if self.pending_bye.is_none() {
+                    self.pending_bye = Some(incoming);
+                    return;
+                }
                 request.response(200, None)
             }
             "INFO" => {
