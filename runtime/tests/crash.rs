@@ -480,11 +480,16 @@ outbox:
             path.display()
         );
     }
-    // TODO: link an interrupted call's recording from its record.
-    // The row written at the call's start has no recording yet, so only
-    // the file is checked for the cut calls.
+    // An interrupted call's row names its recording too, written when the
+    // recording started.
     for row in &cut {
         let name = format!("{}.wav", row.call_id.replace('@', "_"));
+        assert_eq!(
+            row.recording.as_deref(),
+            Some(name.as_str()),
+            "{}: the interrupted call's record does not name its recording",
+            row.call_id
+        );
         assert!(
             files
                 .iter()

@@ -557,6 +557,7 @@ impl Leg {
             } => self.survey(&question, thanks.as_deref(), &language).await,
             Effect::Record(mode) => {
                 self.record(mode);
+                self.journal_recording().await;
                 Reply::Done
             }
             // The record reads these from the VM's trace and stores them
