@@ -106,8 +106,10 @@ pub(super) async fn run(
     let started_at = now_millis();
     let mut leg = match answer(shared.clone(), incoming, events, started_at).await {
         Ok(leg) => leg,
-        Err(status) => {
-            // TODO: store a record for calls to a flow that were rejected or cancelled before the answer.
+        Err(Rejected { status, log }) => {
+            if let Some(mut log) = log {
+                finish_unanswered(&shared, &mut log, status).await;
+            }
             let record = CallRecord {
                 call_id,
                 status,
@@ -185,6 +187,48 @@ impl Leg {
     }
 }
 
+/// An INVITE that ended without a 2xx: the final status sent, and the
+/// call's record once the INVITE reached a flow.
+struct Rejected {
+    status: u16,
+    log: Option<Box<CallLog>>,
+}
+
+impl Rejected {
+    /// An INVITE rejected before a flow was found, which gets no record.
+    fn before_log(status: u16) -> Rejected {
+        Rejected { status, log: None }
+    }
+
+    /// An INVITE to a flow that ended before the answer.
+    fn after_log(status: u16, log: CallLog) -> Rejected {
+        Rejected {
+            status,
+            log: Some(Box::new(log)),
+        }
+    }
+}
+
+/// Stores the record of a call that ended before the answer: `cancelled`
+/// by the caller (487) or `rejected` by flowd, with the final status as
+/// the SIP reason. Waits until the store has it, as for answered calls.
+async fn finish_unanswered(shared: &Shared, log: &mut CallLog, status: u16) {
+    let (outcome, ended_by) = if status == 487 {
+        ("cancelled", Party::Caller)
+    } else {
+        ("rejected", Party::Flowd)
+    };
+    log.sip_reason = Some(format!(
+        "{status} {}",
+        crate::sip::message::reason_phrase(status)
+    ));
+    let ended_at = now_millis();
+    if let Some(receipt) = finish_record(shared, log, Some(ended_by), Some(outcome), ended_at).await
+    {
+        receipt.settled().await;
+    }
+}
+
 /// Completes the record (outcome, who hung up, tagging rules) and waits
 /// until it is durable. Returns its receipt, to wait for the store.
 async fn finish_record(
@@ -230,7 +274,7 @@ async fn answer(
     incoming: Incoming,
     mut events: mpsc::UnboundedReceiver<DialogEvent>,
     started_at: i64,
-) -> Result<Leg, u16> {
+) -> Result<Leg, Rejected> {
     let request = &incoming.request;
     let reject = |status: u16, warning: Option<String>| {
         shared.stats.count_rejected(status);
@@ -249,7 +293,7 @@ async fn answer(
             400,
             Some(String::from("the INVITE needs a From tag and a Contact")),
         );
-        return Err(400);
+        return Err(Rejected::before_log(400));
     };
     let info = super::identity::call_info(
         &shared.flows,
@@ -259,7 +303,7 @@ async fn answer(
     );
     let Some(program) = shared.flows.program(&info.to).cloned() else {
         reject(404, Some(format!("no flow answers `{}`", info.to)));
-        return Err(404);
+        return Err(Rejected::before_log(404));
     };
     // The caller's profile is read while the call rings and the greeting
     // plays, so it is usually there when the flow asks.
@@ -288,7 +332,7 @@ async fn answer(
             Ok(offer) => Some(offer),
             Err(error) => {
                 reject(400, Some(error.to_string()));
-                return Err(400);
+                return Err(Rejected::after_log(400, log));
             }
         }
     };
@@ -302,7 +346,7 @@ async fn answer(
                 .push("Retry-After", super::RETRY_AFTER_SECONDS);
             tracing::warn!(%error, "no RTP port for the call");
             shared.endpoint.respond(&incoming.key, response);
-            return Err(503);
+            return Err(Rejected::after_log(503, log));
         }
     };
     let session_id = u64::from(media.local_addr().port()) << 32 | u64::from(dialog.remote_seq);
@@ -320,22 +364,22 @@ async fn answer(
                     if let Err(error) = media.finish().await {
                         tracing::warn!(%error, "the call's media task failed");
                     }
-                    return Err(488);
+                    return Err(Rejected::after_log(488, log));
                 }
                 set_codec(&mut log, &answer.negotiated);
                 if media.configure(answer.negotiated).is_err() {
                     reject(500, Some(String::from("the call's media task ended")));
-                    return Err(500);
+                    return Err(Rejected::after_log(500, log));
                 }
                 (answer.sdp, false)
             }
             Err(error @ (SdpError::NoCommonCodec { .. } | SdpError::NoAudio)) => {
                 reject(488, Some(error.to_string()));
-                return Err(488);
+                return Err(Rejected::after_log(488, log));
             }
             Err(error) => {
                 reject(400, Some(error.to_string()));
-                return Err(400);
+                return Err(Rejected::after_log(400, log));
             }
         },
         None => (sdp::offer(&local), true),
@@ -349,7 +393,7 @@ async fn answer(
             if let Err(error) = media.finish().await {
                 tracing::warn!(%error, "the call's media task failed");
             }
-            return Err(487);
+            return Err(Rejected::after_log(487, log));
         }
     }
     let mut ok = request.response(200, Some(&incoming.to_tag));
