@@ -449,6 +449,7 @@ async fn survey_retries_then_rates() {
     assert_eq!(row.rating, Some(4));
     assert_eq!(row.outcome.as_deref(), Some("transferred"));
     assert_eq!(row.ended_by.as_deref(), Some("flowd"));
+    assert_eq!(row.sip_reason.as_deref(), Some("BYE from flowd; 200 OK"));
     let survey = row.path.iter().find(|step| step.kind == "survey").unwrap();
     assert_eq!(survey.value, "4");
     db.finish().await;

@@ -960,9 +960,12 @@ impl Leg {
     async fn bye(&mut self) {
         self.hung_up = true;
         self.ended_by.get_or_insert(Party::Flowd);
-        self.log
-            .sip_reason
-            .get_or_insert_with(|| String::from("BYE from flowd"));
+        // The reason is flowd's BYE unless the caller ended the call first
+        // (a CANCEL, a missing ACK), and then names the BYE's response.
+        let own_reason = self.log.sip_reason.is_none();
+        if own_reason {
+            self.log.sip_reason = Some(String::from("BYE from flowd"));
+        }
         // TODO: stop sending RTP while the BYE awaits its response.
         let bye = self.dialog.request("BYE");
         let endpoint = self.shared.endpoint.clone();
@@ -972,7 +975,15 @@ impl Leg {
             tokio::select! {
                 result = &mut sent => {
                     match result {
-                        Ok(response) => tracing::info!(status = response.status, "BYE got its final response"),
+                        Ok(response) => {
+                            tracing::info!(status = response.status, "BYE got its final response");
+                            if own_reason {
+                                self.log.sip_reason = Some(format!(
+                                    "BYE from flowd; {} {}",
+                                    response.status, response.reason
+                                ));
+                            }
+                        }
                         Err(error) => tracing::info!(%error, "BYE got no final response"),
                     }
                     return;
