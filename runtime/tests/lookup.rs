@@ -244,3 +244,77 @@ async fn hang_up_cancels_lookup() {
     );
     db.finish().await;
 }
+
+/// The peer addresses of the requests a server received.
+type Peers = Arc<std::sync::Mutex<Vec<std::net::SocketAddr>>>;
+
+/// A CRM lookup and an outbox request to one server use one connection,
+/// because both go through the process's single HTTP client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_hook_and_outbox_share_client() {
+    use axum::extract::{ConnectInfo, State};
+    use std::net::SocketAddr;
+
+    async fn contact(
+        State(peers): State<Peers>,
+        ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ) -> axum::Json<serde_json::Value> {
+        peers.lock().unwrap().push(peer);
+        axum::Json(serde_json::json!({ "name": "Ana Novak" }))
+    }
+    async fn webhook(State(peers): State<Peers>, ConnectInfo(peer): ConnectInfo<SocketAddr>) {
+        peers.lock().unwrap().push(peer);
+    }
+
+    let peers = Peers::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/contacts/{key}", axum::routing::get(contact))
+        .route("/hook", axum::routing::post(webhook))
+        .with_state(peers.clone());
+    tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener, service).await;
+    });
+
+    let hook = flowc::config::Hook {
+        kind: flowc::config::HookKind::Crm,
+        url: format!("http://{address}/contacts/{{key}}"),
+        method: String::from("GET"),
+        headers: BTreeMap::new(),
+        timeout_ms: 2000,
+        fields: BTreeMap::from([(String::from("name"), String::from("/name"))]),
+        secret_env: None,
+        template: None,
+    };
+    let hooks = flowd::hooks::HookClient::new().unwrap();
+    let reply = hooks
+        .lookup(
+            "crm",
+            &hook,
+            "+38615550111",
+            &BTreeMap::new(),
+            Duration::from_secs(5),
+        )
+        .await;
+    assert!(
+        matches!(reply, flowc::vm::Reply::Found(_)),
+        "lookup reply {reply:?}"
+    );
+    let outbox = flowd::outbox::http_client().unwrap();
+    let response = outbox
+        .post(format!("http://{address}/hook"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let peers = peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 2, "requests {peers:?}");
+    assert_eq!(
+        peers[0], peers[1],
+        "the outbox opened its own connection, so it has its own client"
+    );
+}

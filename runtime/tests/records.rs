@@ -449,7 +449,42 @@ async fn survey_retries_then_rates() {
     assert_eq!(row.rating, Some(4));
     assert_eq!(row.outcome.as_deref(), Some("transferred"));
     assert_eq!(row.ended_by.as_deref(), Some("flowd"));
+    assert_eq!(row.sip_reason.as_deref(), Some("BYE from flowd; 200 OK"));
     let survey = row.path.iter().find(|step| step.kind == "survey").unwrap();
     assert_eq!(survey.value, "4");
+    db.finish().await;
+}
+
+/// An INVITE to a flow cancelled while it rings gets a record: outcome
+/// `cancelled`, ended by the caller, with the final status as SIP reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_call_has_record() {
+    let db = TestDb::new(flowd::store::Backend::Sqlite).await;
+    let mut flowd = Flowd::start_ringing(
+        db.folder(),
+        SURVEY_FLOW,
+        "",
+        23490..=23499,
+        Some(db.store.clone()),
+        Duration::from_secs(10),
+    )
+    .await;
+    call(flowd.udp, "cancel.xml", "+38615550111", &[], 0).await;
+    let record = flowd.next_record().await;
+    assert_eq!(record.status, 487);
+    flowd.wait_idle().await;
+    let row = db
+        .store
+        .call(&record.call_id)
+        .await
+        .unwrap()
+        .expect("a record for the cancelled call");
+    assert_eq!(row.status, "ended");
+    assert_eq!(row.outcome.as_deref(), Some("cancelled"));
+    assert_eq!(row.ended_by.as_deref(), Some("caller"));
+    assert_eq!(row.sip_reason.as_deref(), Some("487 Request Terminated"));
+    assert_eq!(row.answered_at, None);
+    assert_eq!(row.flow, "survey_test");
+    assert_eq!(row.dialled, "+38615550300");
     db.finish().await;
 }

@@ -5,6 +5,7 @@
 mod lookup;
 mod recording;
 
+use super::journal;
 use super::persist::{self, JournalEntry};
 use super::record::{CallLog, LegLog, now_millis};
 use super::{CallRecord, DialogEvent, Party, Shared};
@@ -80,6 +81,11 @@ struct Leg {
     lookups: lookup::Lookups,
     /// Keys pressed during a lookup, handed back to the media task after it.
     held_keys: Vec<Key>,
+    /// The caller's BYE, answered with 200 only once the call's finished
+    /// record is durable, so a caller that saw the 200 finds the record
+    /// even if flowd is killed right after. Retransmissions meanwhile are
+    /// absorbed by the BYE's server transaction.
+    pending_bye: Option<Incoming>,
 }
 
 /// Runs one call from its INVITE to its end. While the call is answered,
@@ -100,8 +106,10 @@ pub(super) async fn run(
     let started_at = now_millis();
     let mut leg = match answer(shared.clone(), incoming, events, started_at).await {
         Ok(leg) => leg,
-        Err(status) => {
-            // TODO: store a record for calls to a flow that were rejected or cancelled before the answer.
+        Err(Rejected { status, log }) => {
+            if let Some(mut log) = log {
+                finish_unanswered(&shared, &mut log, status).await;
+            }
             let record = CallRecord {
                 call_id,
                 status,
@@ -146,7 +154,7 @@ pub(super) async fn run(
         Err(error) => tracing::warn!(%error, "the call's media task failed"),
     }
     leg.recording.settle(&mut leg.log);
-    finish_record(
+    let receipt = finish_record(
         &shared,
         &mut leg.log,
         leg.ended_by,
@@ -154,9 +162,17 @@ pub(super) async fn run(
         ended_at,
     )
     .await;
-    // Sent after the media task has ended and the record is stored or
-    // spooled, so a receiver sees the call's RTP port back in the pool and
-    // its record in the store.
+    if let Some(bye) = leg.pending_bye.take() {
+        shared
+            .endpoint
+            .respond(&bye.key, bye.request.response(200, None));
+    }
+    if let Some(receipt) = receipt {
+        receipt.settled().await;
+    }
+    // Sent after the media task has ended and the record is in the store
+    // (or in the spool while the store is unavailable), so a receiver sees
+    // the call's RTP port back in the pool and its record in the store.
     let _ = shared.finished.send(record);
 }
 
@@ -171,15 +187,57 @@ impl Leg {
     }
 }
 
+/// An INVITE that ended without a 2xx: the final status sent, and the
+/// call's record once the INVITE reached a flow.
+struct Rejected {
+    status: u16,
+    log: Option<Box<CallLog>>,
+}
+
+impl Rejected {
+    /// An INVITE rejected before a flow was found, which gets no record.
+    fn before_log(status: u16) -> Rejected {
+        Rejected { status, log: None }
+    }
+
+    /// An INVITE to a flow that ended before the answer.
+    fn after_log(status: u16, log: CallLog) -> Rejected {
+        Rejected {
+            status,
+            log: Some(Box::new(log)),
+        }
+    }
+}
+
+/// Stores the record of a call that ended before the answer: `cancelled`
+/// by the caller (487) or `rejected` by flowd, with the final status as
+/// the SIP reason. Waits until the store has it, as for answered calls.
+async fn finish_unanswered(shared: &Shared, log: &mut CallLog, status: u16) {
+    let (outcome, ended_by) = if status == 487 {
+        ("cancelled", Party::Caller)
+    } else {
+        ("rejected", Party::Flowd)
+    };
+    log.sip_reason = Some(format!(
+        "{status} {}",
+        crate::sip::message::reason_phrase(status)
+    ));
+    let ended_at = now_millis();
+    if let Some(receipt) = finish_record(shared, log, Some(ended_by), Some(outcome), ended_at).await
+    {
+        receipt.settled().await;
+    }
+}
+
 /// Completes the record (outcome, who hung up, tagging rules) and waits
-/// until the store has it or the spool keeps it.
+/// until it is durable. Returns its receipt, to wait for the store.
 async fn finish_record(
     shared: &Shared,
     log: &mut CallLog,
     ended_by: Option<Party>,
     outcome: Option<&str>,
     ended_at: i64,
-) {
+) -> Option<journal::Receipt> {
     log.ended_at = ended_at;
     // A flow that stopped with a run error has no outcome of its own.
     log.outcome = outcome.unwrap_or("error").to_string();
@@ -199,13 +257,13 @@ async fn finish_record(
         steps = log.path.len(),
         "call record complete"
     );
-    if let Some(journal) = &shared.journal {
-        let finished =
-            persist::finished_call(log, &shared.flows.config().hooks, shared.outbox_expire);
-        journal
-            .submit(JournalEntry::Finished(Box::new(finished)))
-            .await;
-    }
+    let journal = shared.journal.as_ref()?;
+    let finished = persist::finished_call(log, &shared.flows.config().hooks, shared.outbox_expire);
+    let mut receipt = journal
+        .enqueue(JournalEntry::Finished(Box::new(finished)))
+        .await?;
+    receipt.durable().await;
+    Some(receipt)
 }
 
 /// Answers the INVITE: negotiates SDP, starts the media, rings for the
@@ -216,7 +274,7 @@ async fn answer(
     incoming: Incoming,
     mut events: mpsc::UnboundedReceiver<DialogEvent>,
     started_at: i64,
-) -> Result<Leg, u16> {
+) -> Result<Leg, Rejected> {
     let request = &incoming.request;
     let reject = |status: u16, warning: Option<String>| {
         shared.stats.count_rejected(status);
@@ -235,7 +293,7 @@ async fn answer(
             400,
             Some(String::from("the INVITE needs a From tag and a Contact")),
         );
-        return Err(400);
+        return Err(Rejected::before_log(400));
     };
     let info = super::identity::call_info(
         &shared.flows,
@@ -245,7 +303,7 @@ async fn answer(
     );
     let Some(program) = shared.flows.program(&info.to).cloned() else {
         reject(404, Some(format!("no flow answers `{}`", info.to)));
-        return Err(404);
+        return Err(Rejected::before_log(404));
     };
     // The caller's profile is read while the call rings and the greeting
     // plays, so it is usually there when the flow asks.
@@ -274,7 +332,7 @@ async fn answer(
             Ok(offer) => Some(offer),
             Err(error) => {
                 reject(400, Some(error.to_string()));
-                return Err(400);
+                return Err(Rejected::after_log(400, log));
             }
         }
     };
@@ -288,7 +346,7 @@ async fn answer(
                 .push("Retry-After", super::RETRY_AFTER_SECONDS);
             tracing::warn!(%error, "no RTP port for the call");
             shared.endpoint.respond(&incoming.key, response);
-            return Err(503);
+            return Err(Rejected::after_log(503, log));
         }
     };
     let session_id = u64::from(media.local_addr().port()) << 32 | u64::from(dialog.remote_seq);
@@ -306,22 +364,22 @@ async fn answer(
                     if let Err(error) = media.finish().await {
                         tracing::warn!(%error, "the call's media task failed");
                     }
-                    return Err(488);
+                    return Err(Rejected::after_log(488, log));
                 }
                 set_codec(&mut log, &answer.negotiated);
                 if media.configure(answer.negotiated).is_err() {
                     reject(500, Some(String::from("the call's media task ended")));
-                    return Err(500);
+                    return Err(Rejected::after_log(500, log));
                 }
                 (answer.sdp, false)
             }
             Err(error @ (SdpError::NoCommonCodec { .. } | SdpError::NoAudio)) => {
                 reject(488, Some(error.to_string()));
-                return Err(488);
+                return Err(Rejected::after_log(488, log));
             }
             Err(error) => {
                 reject(400, Some(error.to_string()));
-                return Err(400);
+                return Err(Rejected::after_log(400, log));
             }
         },
         None => (sdp::offer(&local), true),
@@ -335,7 +393,7 @@ async fn answer(
             if let Err(error) = media.finish().await {
                 tracing::warn!(%error, "the call's media task failed");
             }
-            return Err(487);
+            return Err(Rejected::after_log(487, log));
         }
     }
     let mut ok = request.response(200, Some(&incoming.to_tag));
@@ -373,6 +431,7 @@ async fn answer(
         after_call: false,
         lookups,
         held_keys: Vec::new(),
+        pending_bye: None,
     })
 }
 
@@ -542,6 +601,7 @@ impl Leg {
             } => self.survey(&question, thanks.as_deref(), &language).await,
             Effect::Record(mode) => {
                 self.record(mode);
+                self.journal_recording().await;
                 Reply::Done
             }
             // The record reads these from the VM's trace and stores them
@@ -797,6 +857,12 @@ impl Leg {
                     .get("Reason")
                     .map_or_else(|| String::from("BYE"), |reason| format!("BYE; {reason}"));
                 self.log.sip_reason.get_or_insert(reason);
+                // NOTE: `after call` runs before the 200 is sent, so a long
+                // one (lookups of up to 8 s) makes the caller retransmit.
+                if self.pending_bye.is_none() {
+                    self.pending_bye = Some(incoming);
+                    return;
+                }
                 request.response(200, None)
             }
             "INFO" => {
@@ -894,9 +960,12 @@ impl Leg {
     async fn bye(&mut self) {
         self.hung_up = true;
         self.ended_by.get_or_insert(Party::Flowd);
-        self.log
-            .sip_reason
-            .get_or_insert_with(|| String::from("BYE from flowd"));
+        // The reason is flowd's BYE unless the caller ended the call first
+        // (a CANCEL, a missing ACK), and then names the BYE's response.
+        let own_reason = self.log.sip_reason.is_none();
+        if own_reason {
+            self.log.sip_reason = Some(String::from("BYE from flowd"));
+        }
         // TODO: stop sending RTP while the BYE awaits its response.
         let bye = self.dialog.request("BYE");
         let endpoint = self.shared.endpoint.clone();
@@ -906,7 +975,15 @@ impl Leg {
             tokio::select! {
                 result = &mut sent => {
                     match result {
-                        Ok(response) => tracing::info!(status = response.status, "BYE got its final response"),
+                        Ok(response) => {
+                            tracing::info!(status = response.status, "BYE got its final response");
+                            if own_reason {
+                                self.log.sip_reason = Some(format!(
+                                    "BYE from flowd; {} {}",
+                                    response.status, response.reason
+                                ));
+                            }
+                        }
                         Err(error) => tracing::info!(%error, "BYE got no final response"),
                     }
                     return;

@@ -1,9 +1,11 @@
-//! The journal: one writer task between the calls and the store. Calls
-//! hand it the start and the end of each call through a bounded channel;
-//! it writes them to the store, and while the store is unavailable it
-//! appends them as JSON lines to a spool file (fsynced before the call
-//! goes on) and retries with back-off until the store is back. At
-//! start-up the spool left by an earlier run is replayed first.
+//! The journal: one writer task between the calls and the store, and a
+//! write-ahead log. Calls hand it their entries (start, recording, end)
+//! through a bounded channel; it appends them as JSON lines to a spool
+//! file, with one fsync per batch of entries that arrived together, tells
+//! the calls, then writes them to the store and empties the spool. While
+//! the store is unavailable the entries stay in the spool and the writer
+//! retries with back-off until the store is back. At start-up the spool
+//! left by an earlier run is replayed first.
 //!
 //! Every write is idempotent by call id, so an entry written twice (a
 //! replay after a crash between the write and the spool's truncation)
@@ -25,6 +27,8 @@ const QUEUE: usize = 1024;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The maximum wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The maximum entries appended to the spool with one fsync.
+const BATCH: usize = 64;
 /// The spool file's name in the spool folder.
 const SPOOL_FILE: &str = "journal.jsonl";
 /// Entries the store rejected as invalid, kept for an operator.
@@ -71,7 +75,8 @@ impl JournalStats {
         self.inner.written.load(Ordering::Relaxed)
     }
 
-    /// Returns the entries appended to the spool.
+    /// Returns the entries left in the spool because the store was
+    /// unavailable.
     pub fn spooled(&self) -> u64 {
         self.inner.spooled.load(Ordering::Relaxed)
     }
@@ -82,10 +87,40 @@ impl JournalStats {
     }
 }
 
+/// The writer's side of a [`Receipt`].
+#[derive(Debug)]
+struct Ticket {
+    durable: oneshot::Sender<()>,
+    settled: oneshot::Sender<()>,
+}
+
+/// The progress of one queued entry.
+#[derive(Debug)]
+pub struct Receipt {
+    durable: oneshot::Receiver<()>,
+    settled: oneshot::Receiver<()>,
+}
+
+impl Receipt {
+    /// Waits until the entry survives a crash: fsynced in the spool, or
+    /// in the store when the spool cannot be written. Returns at once when
+    /// the writer has stopped.
+    pub async fn durable(&mut self) {
+        let _ = (&mut self.durable).await;
+    }
+
+    /// Waits until the writer is done with the entry: written to the
+    /// store, rejected by it, or left in the spool for an unavailable
+    /// store. Returns at once when the writer has stopped.
+    pub async fn settled(self) {
+        let _ = self.settled.await;
+    }
+}
+
 /// The calls' handle on the writer task; clones share it.
 #[derive(Debug)]
 pub struct Journal<E> {
-    sender: mpsc::Sender<(E, oneshot::Sender<()>)>,
+    sender: mpsc::Sender<(E, Ticket)>,
     stats: JournalStats,
 }
 
@@ -100,7 +135,7 @@ impl<E> Clone for Journal<E> {
 
 impl<E> Journal<E>
 where
-    E: Serialize + DeserializeOwned + Send + 'static,
+    E: Serialize + DeserializeOwned + Send + Sync + 'static,
 {
     /// Replays the spool in `folder` into `sink`, then starts the writer
     /// task. Fails when the spool folder cannot be created or read, or when
@@ -130,21 +165,26 @@ where
         Ok(Journal { sender, stats })
     }
 
-    /// Hands an entry to the writer and waits until it is in the store or
-    /// fsynced in the spool. Waits while the queue is full.
+    /// Hands an entry to the writer and waits until it is durable: fsynced
+    /// in the spool, or in the store when the spool cannot be written.
+    /// Waits while the queue is full.
     pub async fn submit(&self, entry: E) {
-        if let Some(written) = self.enqueue(entry).await {
-            let _ = written.await;
+        if let Some(mut receipt) = self.enqueue(entry).await {
+            receipt.durable().await;
         }
     }
 
     /// Hands an entry to the writer, waiting only while the queue is full.
-    /// Entries reach the store in the order they were queued. The
-    /// receiver returned completes once the entry is written or spooled;
-    /// `None` when the writer has stopped.
-    pub async fn enqueue(&self, entry: E) -> Option<oneshot::Receiver<()>> {
-        let (done, written) = oneshot::channel();
-        let item = (entry, done);
+    /// Entries reach the store in the order they were queued. Returns the
+    /// entry's [`Receipt`], or `None` when the writer has stopped.
+    pub async fn enqueue(&self, entry: E) -> Option<Receipt> {
+        let (durable, durable_receiver) = oneshot::channel();
+        let (settled, settled_receiver) = oneshot::channel();
+        let item = (entry, Ticket { durable, settled });
+        let receipt = Receipt {
+            durable: durable_receiver,
+            settled: settled_receiver,
+        };
         let item = match self.sender.try_send(item) {
             Ok(()) => None,
             Err(mpsc::error::TrySendError::Full(item)) => {
@@ -163,7 +203,7 @@ where
             tracing::error!("the journal writer has stopped; the call record is lost");
             return None;
         }
-        Some(written)
+        Some(receipt)
     }
 
     /// Returns the journal's counters.
@@ -172,22 +212,26 @@ where
     }
 }
 
-/// Writes entries as they come. While the spool holds entries, new ones
-/// are appended behind them, so the store receives every call's entries
-/// in order.
+/// Writes entries as they come. Each batch of entries that arrived
+/// together is appended to the spool with one fsync before any call is
+/// told, then written to the store; the spool is emptied once the store
+/// has every entry in it. While the store is unavailable new entries stay
+/// in the spool behind the older ones, so the store receives every
+/// call's entries in order.
 async fn write_loop<E, S>(
-    mut receiver: mpsc::Receiver<(E, oneshot::Sender<()>)>,
+    mut receiver: mpsc::Receiver<(E, Ticket)>,
     sink: S,
     spool: Spool,
     stats: JournalStats,
 ) where
-    E: Serialize + DeserializeOwned + Send + 'static,
+    E: Serialize + DeserializeOwned + Send + Sync + 'static,
     S: Sink<E>,
 {
     let mut backoff = FIRST_BACKOFF;
     let mut retry_at: Option<tokio::time::Instant> = spool
         .has_entries()
         .then(|| tokio::time::Instant::now() + backoff);
+    let mut batch = Vec::with_capacity(BATCH);
     loop {
         let retry = async {
             match retry_at {
@@ -196,25 +240,42 @@ async fn write_loop<E, S>(
             }
         };
         tokio::select! {
-            item = receiver.recv() => {
-                let Some((entry, done)) = item else { break };
-                if retry_at.is_none() {
-                    match sink.write(&entry).await {
-                        Ok(()) => {
-                            stats.inner.written.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(error) if error.unavailable => {
-                            tracing::warn!(%error, "the store is unavailable; spooling call records");
-                            spool.append(&entry, &stats);
-                            backoff = FIRST_BACKOFF;
-                            retry_at = Some(tokio::time::Instant::now() + backoff);
-                        }
-                        Err(error) => spool.reject(&entry, &error, &stats),
+            count = receiver.recv_many(&mut batch, BATCH) => {
+                if count == 0 {
+                    break;
+                }
+                let (entries, tickets): (Vec<E>, Vec<Ticket>) = batch.drain(..).unzip();
+                let mut settled = Vec::with_capacity(tickets.len());
+                if spool.append(&entries) {
+                    // The entries survive a crash from here on.
+                    for ticket in tickets {
+                        let _ = ticket.durable.send(());
+                        settled.push(ticket.settled);
+                    }
+                    if retry_at.is_none()
+                        && let Err(error) = spool.replay(&sink, &stats).await
+                    {
+                        tracing::warn!(%error, "the store is unavailable; call records stay in the spool");
+                        backoff = FIRST_BACKOFF;
+                        retry_at = Some(tokio::time::Instant::now() + backoff);
+                    }
+                    if retry_at.is_some() {
+                        stats.inner.spooled.fetch_add(entries.len() as u64, Ordering::Relaxed);
                     }
                 } else {
-                    spool.append(&entry, &stats);
+                    // Without a spool the store is the only copy, so the
+                    // calls wait for the write.
+                    for entry in entries {
+                        write_direct(&sink, &spool, &entry, &stats).await;
+                    }
+                    for ticket in tickets {
+                        let _ = ticket.durable.send(());
+                        settled.push(ticket.settled);
+                    }
                 }
-                let _ = done.send(());
+                for settled in settled {
+                    let _ = settled.send(());
+                }
             }
             () = retry => {
                 match spool.replay(&sink, &stats).await {
@@ -231,6 +292,26 @@ async fn write_loop<E, S>(
                 }
             }
         }
+    }
+}
+
+/// Writes one entry to the store when the spool cannot be written (a full
+/// disk). An unavailable store then leaves the entry only in the log.
+async fn write_direct<E, S>(sink: &S, spool: &Spool, entry: &E, stats: &JournalStats)
+where
+    E: Serialize,
+    S: Sink<E>,
+{
+    match sink.write(entry).await {
+        Ok(()) => {
+            stats.inner.written.fetch_add(1, Ordering::Relaxed);
+        }
+        Err(error) if error.unavailable => tracing::error!(
+            %error,
+            entry = %serde_json::to_string(entry).unwrap_or_default(),
+            "the store is unavailable and the spool cannot be written; the call record is only in this log"
+        ),
+        Err(error) => spool.reject(entry, &error, stats),
     }
 }
 
@@ -252,20 +333,19 @@ impl Spool {
         std::fs::metadata(&self.path).is_ok_and(|meta| meta.len() > 0)
     }
 
-    /// Appends one entry as a JSON line and fsyncs it.
-    fn append<E: Serialize>(&self, entry: &E, stats: &JournalStats) {
-        match append_line(&self.path, entry) {
-            Ok(()) => {
-                stats.inner.spooled.fetch_add(1, Ordering::Relaxed);
+    /// Appends entries as JSON lines with one fsync. Returns false, after
+    /// logging the error, when the spool cannot be written.
+    fn append<E: Serialize>(&self, entries: &[E]) -> bool {
+        match append_lines(&self.path, entries) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(
+                    path = %self.path.display(),
+                    %error,
+                    "cannot append to the spool; call records go to the store unspooled"
+                );
+                false
             }
-            // NOTE: with the store down and the spool unwritable (a full
-            // disk) the entry exists only in this log line.
-            Err(error) => tracing::error!(
-                path = %self.path.display(),
-                %error,
-                entry = %serde_json::to_string(entry).unwrap_or_default(),
-                "cannot append to the spool; the call record is only in this log"
-            ),
         }
     }
 
@@ -274,7 +354,7 @@ impl Spool {
     fn reject<E: Serialize>(&self, entry: &E, error: &WriteError, stats: &JournalStats) {
         stats.inner.rejected.fetch_add(1, Ordering::Relaxed);
         tracing::error!(%error, path = %self.rejected.display(), "the store rejected a call record; kept in the rejected file");
-        if let Err(write_error) = append_line(&self.rejected, entry) {
+        if let Err(write_error) = append_lines(&self.rejected, std::slice::from_ref(entry)) {
             tracing::error!(
                 %write_error,
                 entry = %serde_json::to_string(entry).unwrap_or_default(),
@@ -328,25 +408,27 @@ impl Spool {
                 Err(error) => self.reject(&entry, &error, stats),
             }
         }
-        // Every entry is in the store now; a crash before this truncation
-        // replays them again, which the store ignores.
-        std::fs::File::create(&self.path)
-            .and_then(|file| file.sync_all())
-            .map_err(|error| {
-                format!("cannot empty the spool `{}`: {error}", self.path.display())
-            })?;
+        // Every entry is in the store now. The truncation is not fsynced:
+        // a crash that undoes it replays the entries again, which the store
+        // ignores.
+        std::fs::File::create(&self.path).map_err(|error| {
+            format!("cannot empty the spool `{}`: {error}", self.path.display())
+        })?;
         Ok(count)
     }
 }
 
-/// Appends `entry` as one JSON line to `path` and fsyncs the file.
-fn append_line<E: Serialize>(path: &Path, entry: &E) -> std::io::Result<()> {
-    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-    line.push(b'\n');
+/// Appends each entry as one JSON line to `path` and fsyncs the file once.
+fn append_lines<E: Serialize>(path: &Path, entries: &[E]) -> std::io::Result<()> {
+    let mut lines = Vec::new();
+    for entry in entries {
+        serde_json::to_writer(&mut lines, entry).map_err(std::io::Error::other)?;
+        lines.push(b'\n');
+    }
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
-    file.write_all(&line)?;
+    file.write_all(&lines)?;
     file.sync_data()
 }

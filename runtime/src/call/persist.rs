@@ -12,12 +12,21 @@ use flowc::config::Hook;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One write of the journal: the start or the end of a call.
+/// One write of the journal: the start of a call, its recording, or its
+/// end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum JournalEntry {
     /// A call was answered.
     Started(CallStart),
+    /// A call's recording started; the path is relative to the
+    /// recordings folder.
+    Recording {
+        /// SIP Call-ID of the caller's leg.
+        call_id: String,
+        /// The WAV file's path relative to the recordings folder.
+        recording: String,
+    },
     /// A call ended, with everything to write in one transaction.
     Finished(Box<FinishedCall>),
 }
@@ -27,6 +36,7 @@ impl JournalEntry {
     pub fn call_id(&self) -> &str {
         match self {
             JournalEntry::Started(start) => &start.call_id,
+            JournalEntry::Recording { call_id, .. } => call_id,
             JournalEntry::Finished(finished) => &finished.call_id,
         }
     }
@@ -64,6 +74,9 @@ impl Sink<JournalEntry> for Store {
     async fn write(&self, entry: &JournalEntry) -> Result<(), WriteError> {
         let result = match entry {
             JournalEntry::Started(start) => self.call_started(start).await,
+            JournalEntry::Recording { call_id, recording } => {
+                self.call_recording(call_id, recording).await
+            }
             JournalEntry::Finished(finished) => self.call_finished(finished).await,
         };
         result.map_err(|error| {

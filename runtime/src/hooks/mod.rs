@@ -1,5 +1,6 @@
-//! The HTTP client of `crm` hooks: one shared reqwest client per process
-//! (rustls with the ring provider), a lookup that fills the URL template,
+//! The one reqwest client of the process (rustls with the ring provider),
+//! shared by `crm` hook lookups and the outbox, and a lookup that fills the
+//! URL template,
 //! sends the hook's headers, and maps the JSON response to a contact through
 //! the hook's JSON pointers.
 
@@ -34,15 +35,42 @@ pub fn install_crypto_provider() {
     });
 }
 
+/// How long connecting to a hook's server may take; the hook's `timeout`
+/// bounds the whole request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an idle pooled connection to a hook's server is kept.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// Returns the process's HTTP client, built on first use; clones share its
+/// connection pool and TLS configuration. Redirects are not followed: a
+/// redirected POST may turn into a GET, so a 3xx is a failure that is
+/// logged and the hook's URL gets fixed. Fails only when the TLS setup
+/// fails.
+pub fn shared_client() -> Result<reqwest::Client, String> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(client) = CLIENT.get() {
+        return Ok(client.clone());
+    }
+    // reqwest is built without a crypto provider of its own.
+    install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("flowd/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_idle_timeout(POOL_IDLE)
+        .build()
+        .map_err(|error| format!("cannot build the HTTP client of the hooks: {error}"))?;
+    // A client built by a racing thread wins, so every caller gets one pool.
+    Ok(CLIENT.get_or_init(|| client).clone())
+}
+
 impl HookClient {
-    /// Builds the client. Fails only when the TLS setup fails.
+    /// Returns a handle on the process's [`shared_client`]. Fails only
+    /// when the TLS setup fails.
     pub fn new() -> Result<HookClient, String> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("flowd/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| format!("cannot build the HTTP client of the hooks: {error}"))?;
-        Ok(HookClient { client })
+        Ok(HookClient {
+            client: shared_client()?,
+        })
     }
 
     /// Looks `key` up through the `crm` hook `name`. The request is

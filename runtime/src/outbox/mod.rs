@@ -38,36 +38,18 @@ const MAX_POLL: Duration = Duration::from_secs(1);
 /// The shortest wait between two reads of the due items.
 const MIN_POLL: Duration = Duration::from_millis(10);
 
-/// How long an idle pooled connection to a receiver is kept.
-const POOL_IDLE: Duration = Duration::from_secs(60);
-
-/// How long connecting to a receiver may take; the hook's `timeout`
-/// bounds the whole request.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// An error starting the deliverer.
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client for hooks: {0}")]
+    #[error("{0}")]
     Client(String),
 }
 
-/// Builds the HTTP client for hooks, with rustls on the ring provider.
-/// Build it once per process and share it, because it contains the connection pool
-/// and the TLS configuration with the system's root certificates.
+/// Returns the process's HTTP client, the one [`crate::hooks::HookClient`]
+/// uses too (rustls on the ring provider, no redirects).
 pub fn http_client() -> Result<reqwest::Client, OutboxError> {
-    // reqwest is built without a crypto provider of its own.
-    crate::hooks::install_crypto_provider();
-    reqwest::Client::builder()
-        .user_agent(concat!("flowd/", env!("CARGO_PKG_VERSION")))
-        // A redirected POST may turn into a GET; a 3xx is a failure that
-        // is logged, so the hook's URL gets fixed.
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .pool_idle_timeout(POOL_IDLE)
-        .build()
-        .map_err(|error| OutboxError::Client(error.to_string()))
+    crate::hooks::shared_client().map_err(OutboxError::Client)
 }
 
 /// The handle the call layer keeps: wakes the deliverer after it wrote

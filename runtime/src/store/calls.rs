@@ -37,6 +37,19 @@ impl Store {
         Ok(())
     }
 
+    /// Links the recording `recording` (a path relative to the recordings
+    /// folder) to a call that is still `active`, so a crash leaves the
+    /// call's WAV named in its record. An ended call keeps its final record
+    /// and a call not stored is ignored, so a replay is harmless.
+    pub async fn call_recording(&self, call_id: &str, recording: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE calls SET recording = $2 WHERE call_id = $1 AND status = 'active'")
+            .bind(call_id.to_string())
+            .bind(recording.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Writes a call's record in one transaction. It stores the call row as
     /// `ended` with legs, path, times, outcome, rating, recording and tags.
     /// For a known contact it adds the timeline entry and sets the last

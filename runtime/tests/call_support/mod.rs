@@ -53,6 +53,19 @@ impl Flowd {
         rtp_ports: RangeInclusive<u16>,
         store: Option<Store>,
     ) -> Flowd {
+        Flowd::start_ringing(folder, flow, extra, rtp_ports, store, Duration::ZERO).await
+    }
+
+    /// Starts flowd as [`Flowd::start`] does, ringing for `ring`
+    /// (`sip.ring`) before each answer.
+    pub async fn start_ringing(
+        folder: &Path,
+        flow: &str,
+        extra: &str,
+        rtp_ports: RangeInclusive<u16>,
+        store: Option<Store>,
+        ring: Duration,
+    ) -> Flowd {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -63,13 +76,14 @@ impl Flowd {
         let recordings = folder.join("recordings");
         let spool = folder.join("spool");
         let yaml = format!(
-            "country_code: 386\nlanguages: [en, sl]\nprompts:\n  dir: \"{prompts}\"\nsip:\n  listen: [\"udp:127.0.0.1:0\"]\nrtp:\n  ports: {first}-{last}\nrecordings: \"{recordings}\"\nspool: \"{spool}\"\ndatabase: \"sqlite://{database}\"\n{extra}",
+            "country_code: 386\nlanguages: [en, sl]\nprompts:\n  dir: \"{prompts}\"\nsip:\n  listen: [\"udp:127.0.0.1:0\"]\n  ring: {ring}ms\nrtp:\n  ports: {first}-{last}\nrecordings: \"{recordings}\"\nspool: \"{spool}\"\ndatabase: \"sqlite://{database}\"\n{extra}",
             prompts = prompts_folder().display(),
             first = rtp_ports.start(),
             last = rtp_ports.end(),
             recordings = recordings.display(),
             spool = spool.display(),
             database = folder.join("unused.db").display(),
+            ring = ring.as_millis(),
         );
         let config_path = flows.join("tok.yaml");
         std::fs::write(&config_path, &yaml).unwrap();

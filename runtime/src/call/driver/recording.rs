@@ -2,6 +2,7 @@
 //! survey.
 
 use super::{Leg, Wake, file_name};
+use crate::call::persist::JournalEntry;
 use crate::call::record::CallLog;
 use flowc::bytecode::RecordMode;
 use flowc::vm::Reply;
@@ -23,6 +24,8 @@ pub(super) struct CallRecording {
     running: bool,
     /// True once `record off` in `after call` asked for the file to go.
     discard: bool,
+    /// True once the file's name is queued for the store.
+    journaled: bool,
 }
 
 impl CallRecording {
@@ -68,6 +71,24 @@ impl Leg {
                 }
             }
         }
+    }
+
+    /// Queues the recording's path for the call's row once, so a crash
+    /// leaves the WAV named in the record; the call does not wait for it.
+    pub(super) async fn journal_recording(&mut self) {
+        if self.recording.journaled || !self.recording.running {
+            return;
+        }
+        let (Some(journal), Some(relative)) = (&self.shared.journal, &self.recording.relative)
+        else {
+            return;
+        };
+        let entry = JournalEntry::Recording {
+            call_id: self.log.call_id.clone(),
+            recording: relative.clone(),
+        };
+        let _ = journal.enqueue(entry).await;
+        self.recording.journaled = true;
     }
 
     fn start_recording(&mut self) {
