@@ -24,6 +24,9 @@ async fn start_server(rtp_ports: RangeInclusive<u16>) -> Server {
     config.listen = vec![(Transport::Udp, ([127, 0, 0, 1], 0).into())];
     config.rtp_ports = rtp_ports;
     config.t1 = Duration::from_millis(50);
+    // The shipped support flow records every call.
+    config.recordings =
+        std::env::temp_dir().join(format!("flowd-unit-recordings-{}", std::process::id()));
     let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
     let flows = load_flows(&folder, None, prompts.inventory()).unwrap();
     Server::start(&config, flows, prompts).await.unwrap()
