@@ -61,9 +61,13 @@ impl Recorder {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
+        // hound buffers the header: flush it at once, so a file cut before
+        // its first second of audio is still an empty, valid WAV.
+        let mut writer = hound::WavWriter::create(path, spec)?;
+        writer.flush()?;
         Ok(Recorder {
             path: path.to_owned(),
-            writer: hound::WavWriter::create(path, spec)?,
+            writer,
             samples: 0,
             unflushed: 0,
             next_timestamp: None,
@@ -82,9 +86,13 @@ impl Recorder {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
+        // hound buffers the header: flush it at once, so a file cut before
+        // its first second of audio is still an empty, valid WAV.
+        let mut writer = hound::WavWriter::create(path, spec)?;
+        writer.flush()?;
         Ok(Recorder {
             path: path.to_owned(),
-            writer: hound::WavWriter::create(path, spec)?,
+            writer,
             samples: 0,
             unflushed: 0,
             next_timestamp: None,
@@ -322,5 +330,15 @@ mod tests {
         drop(recorder);
         assert_eq!(read(&path).len(), 9600);
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn new_file_is_valid_before_audio() {
+        let path = scratch("empty");
+        let _recorder = Recorder::create_stereo(&path).unwrap();
+        // The recorder is still open, as in a flowd killed at this point.
+        let reader = hound::WavReader::open(&path).unwrap();
+        assert_eq!(reader.spec().channels, 2);
+        assert_eq!(reader.duration(), 0);
     }
 }
