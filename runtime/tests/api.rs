@@ -31,6 +31,7 @@ on_both_backends!(
     calls_and_outbox_routes,
     recording_download,
     recording_path_escapes_refused,
+    nul_in_text_rejected,
 );
 
 const TOKEN: &str = "test-token-5b1f";
@@ -648,4 +649,24 @@ async fn recording_path_escapes_refused(db: &TestDb) {
     // looked up as a call id.
     let reply = server.get("/calls/..%2F..%2Fsecret.wav/recording").await;
     assert_eq!(reply.status, 404);
+}
+
+async fn nul_in_text_rejected(db: &TestDb) {
+    let server = start(db, Some(TOKEN)).await;
+    let reply = server
+        .post(
+            "/contacts",
+            json!({"name": "Nul\u{0}Name", "phone": "+38640111297"}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(error_of(&reply).contains("NUL"), "{}", reply.body);
+
+    let reply = server.get("/contacts?q=%00").await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+
+    // Nothing was stored, and the API still answers.
+    let reply = server.get("/contacts?phone=%2B38640111297").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, json!([]));
 }

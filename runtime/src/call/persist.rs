@@ -72,17 +72,40 @@ impl Sink<JournalEntry> for RecordSink {
 
 impl Sink<JournalEntry> for Store {
     async fn write(&self, entry: &JournalEntry) -> Result<(), WriteError> {
-        let result = match entry {
-            JournalEntry::Started(start) => self.call_started(start).await,
-            JournalEntry::Recording { call_id, recording } => {
-                self.call_recording(call_id, recording).await
-            }
-            JournalEntry::Finished(finished) => self.call_finished(finished).await,
+        let error = match write_entry(self, entry).await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
         };
-        result.map_err(|error| {
-            tracing::warn!(call_id = entry.call_id(), %error, "call record write failed");
-            write_error(&error)
+        tracing::warn!(call_id = entry.call_id(), %error, "call record write failed");
+        if !error.is_unavailable() || self.ping().await.is_err() {
+            return Err(write_error(&error));
+        }
+        // The database answers, so the failure may belong to this entry
+        // (PostgreSQL rejects a NUL in text, for one), which no retry
+        // fixes. A second failure while the database still answers
+        // rejects the entry, so it cannot hold up the records after it.
+        let again = match write_entry(self, entry).await {
+            Ok(()) => return Ok(()),
+            Err(again) => again,
+        };
+        if self.ping().await.is_err() {
+            return Err(write_error(&again));
+        }
+        tracing::warn!(call_id = entry.call_id(), error = %again, "the database answers but fails this call record twice; it is rejected");
+        Err(WriteError {
+            unavailable: false,
+            message: again.to_string(),
         })
+    }
+}
+
+async fn write_entry(store: &Store, entry: &JournalEntry) -> Result<(), StoreError> {
+    match entry {
+        JournalEntry::Started(start) => store.call_started(start).await,
+        JournalEntry::Recording { call_id, recording } => {
+            store.call_recording(call_id, recording).await
+        }
+        JournalEntry::Finished(finished) => store.call_finished(finished).await,
     }
 }
 

@@ -216,6 +216,13 @@ fn declared_type(field: &str, types: &BTreeMap<String, FieldType>) -> FieldType 
 /// empty and writes a `FieldType` trace event; `null` is left out.
 pub fn json_to_value(json: &serde_json::Value, declared: FieldType) -> Option<Value> {
     use serde_json::Value as Json;
+    // A NUL is never part of a real name or number, and PostgreSQL cannot
+    // store it in text, so it is dropped at the border.
+    if let Json::String(text) = json
+        && text.contains('\0')
+    {
+        return json_to_value(&Json::String(text.replace('\0', "")), declared);
+    }
     match (json, declared) {
         (Json::Null, _) => None,
         (Json::Bool(flag), _) => Some(Value::Bool(*flag)),
@@ -362,5 +369,14 @@ mod tests {
     fn invalid_answer_is_error() {
         assert!(contact_from_answer(b"<html>", &BTreeMap::new(), &BTreeMap::new()).is_err());
         assert!(contact_from_answer(b"42", &BTreeMap::new(), &BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn nul_is_dropped_from_text() {
+        let json = serde_json::json!("Nul\u{0}Name");
+        assert_eq!(
+            json_to_value(&json, FieldType::Text),
+            Some(Value::Text("NulName".into()))
+        );
     }
 }

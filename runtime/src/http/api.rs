@@ -88,6 +88,7 @@ impl Api {
             .route("/api/v1/calls/{id}/recording", get(get_recording))
             .route("/api/v1/outbox", get(list_outbox))
             .fallback(not_found)
+            .layer(middleware::from_fn(reject_nul))
             .layer(middleware::from_fn_with_state(shared.clone(), authorize))
             .with_state(shared)
     }
@@ -205,6 +206,39 @@ async fn authorize(State(api): State<Shared>, request: Request, next: Next) -> R
         }
         None => unauthorized("missing `Authorization: Bearer <token>` header"),
     }
+}
+
+/// The largest request body the API reads, as axum's JSON extractor
+/// allows by default.
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Rejects a NUL character in the query or a JSON body with 400: SQLite
+/// would store it and PostgreSQL cannot, so both backends refuse it alike.
+async fn reject_nul(request: Request, next: Next) -> Response {
+    let nul = "text must not contain the NUL character (`%00` or `\\u0000`); remove it";
+    if request
+        .uri()
+        .query()
+        .is_some_and(|query| query.contains("%00"))
+    {
+        return ApiError::bad_request(format!("invalid query string: {nul}")).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {BODY_LIMIT} bytes; send less at once"),
+            )
+            .into_response();
+        }
+    };
+    if bytes.windows(6).any(|window| window == b"\\u0000") {
+        return ApiError::bad_request(format!("invalid JSON body: {nul}")).into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn unauthorized(message: &str) -> Response {
