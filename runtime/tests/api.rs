@@ -550,6 +550,20 @@ async fn calls_and_outbox_routes(db: &TestDb) {
     assert!(one.body["ticket_id"].as_i64().is_some());
     let mine = server.get(&format!("/contacts/{contact_id}/calls")).await;
     assert_eq!(mine.body.as_array().unwrap().len(), 1);
+    db.store
+        .call_finished(&finished("call-2@host", Some(contact_id), None))
+        .await
+        .unwrap();
+    let page = server
+        .get(&format!("/contacts/{contact_id}/calls?limit=1&offset=1"))
+        .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body.as_array().unwrap().len(), 1);
+    let tickets = server
+        .get(&format!("/contacts/{contact_id}/tickets?limit=1"))
+        .await;
+    assert_eq!(tickets.status, 200, "{}", tickets.body);
+    assert_eq!(tickets.body.as_array().unwrap().len(), 1);
     let timeline = server
         .get(&format!("/contacts/{contact_id}/interactions"))
         .await;

@@ -94,6 +94,11 @@ impl CrmSchema {
     /// Normalises a phone number to E.164, or returns why it cannot be.
     pub fn phone(&self, text: &str) -> Result<String, String> {
         match normalise(text, self.country_code) {
+            // The shortest numbers in use (Niue, Saint Helena) have 7
+            // digits with the country code; fewer is a typing mistake.
+            Number::E164(number) if number.len() < 8 => Err(format!(
+                "phone number `{text}` is too short: a full number has at least 7 digits with the country code, such as `+38615550100`"
+            )),
             Number::E164(number) => Ok(number),
             Number::Ambiguous(readings) if self.country_code.is_none() => Err(format!(
                 "ambiguous phone number `{text}`: without a country code it may be {} or a national number; write it with `+` and the country code, or set `country_code` in tok.yaml",

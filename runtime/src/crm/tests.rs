@@ -60,6 +60,16 @@ fn invalid_phone_rejected() {
 }
 
 #[test]
+fn short_phone_rejected() {
+    let schema = schema();
+    for text in ["+1", "+386", "+3861", "01"] {
+        let error = schema.phone(text).unwrap_err();
+        assert!(error.contains("too short"), "{text}: {error}");
+    }
+    assert_eq!(schema.phone("+6834002").as_deref(), Ok("+6834002"));
+}
+
+#[test]
 fn custom_fields_typed_from_text() {
     let schema = schema();
     assert_eq!(schema.field("seats", &json!("12")), Ok(Some(json!(12))));

@@ -394,14 +394,28 @@ async fn contact_interactions(
     Ok(Json(api.store.interactions(id).await?).into_response())
 }
 
+/// `limit` and `offset` of the lists under one contact.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageParams {
+    #[serde(default)]
+    limit: u32,
+    #[serde(default)]
+    offset: u32,
+}
+
 async fn contact_tickets(
     State(api): State<Shared>,
     id: Result<Path<i64>, PathRejection>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Path(id) = id?;
+    let Query(page) = params?;
     require_contact(&api, id).await?;
     let query = TicketQuery {
         contact_id: Some(id),
+        limit: page.limit,
+        offset: page.offset,
         ..TicketQuery::default()
     };
     Ok(Json(api.store.tickets(&query).await?).into_response())
@@ -410,11 +424,15 @@ async fn contact_tickets(
 async fn contact_calls(
     State(api): State<Shared>,
     id: Result<Path<i64>, PathRejection>,
+    params: Result<Query<PageParams>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Path(id) = id?;
+    let Query(page) = params?;
     require_contact(&api, id).await?;
     let query = CallQuery {
         contact_id: Some(id),
+        limit: page.limit,
+        offset: page.offset,
         ..CallQuery::default()
     };
     let calls: Vec<serde_json::Value> = api
