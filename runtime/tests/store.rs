@@ -32,6 +32,7 @@ on_both_backends!(
     interaction_checks_channel_and_contact,
     tickets_create_update_list,
     call_started_idempotent,
+    call_started_stores_answer_and_legs,
     call_finished_writes_everything,
     call_finished_idempotent,
     call_finished_links_open_ticket,
@@ -133,6 +134,18 @@ fn start(call_id: &str, started_at: i64) -> CallStart {
         caller: Some(String::from("+38615550100")),
         dialled: String::from("+38615559000"),
         started_at,
+        answered_at: Some(started_at + 500),
+        legs: vec![Leg {
+            role: String::from("caller"),
+            call_id: call_id.to_string(),
+            from: String::from("sip:+38615550100@192.0.2.1"),
+            to: String::from("sip:+38615559000@192.0.2.2"),
+            remote: String::from("192.0.2.1:5060"),
+            codec: Some(String::from("PCMU")),
+            started_at,
+            answered_at: Some(started_at + 500),
+            ended_at: None,
+        }],
         recording: None,
     }
 }
@@ -613,6 +626,20 @@ async fn call_started_idempotent(db: &TestDb) {
     assert_eq!(call.started_at, 100);
     assert_eq!(call.flow, "support");
     assert!(store.call("c2").await.unwrap().is_none());
+}
+
+async fn call_started_stores_answer_and_legs(db: &TestDb) {
+    let store = &db.store;
+    let started = start("c1", 1_000);
+    store.call_started(&started).await.unwrap();
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.answered_at, Some(1_500));
+    assert_eq!(call.legs, started.legs);
+    assert_eq!(call.caller.as_deref(), Some("+38615550100"));
+    assert_eq!(call.dialled, "+38615559000");
+    assert_eq!(call.flow_version, "ab12");
+    assert!(call.path.is_empty());
+    assert_eq!(call.contact_id, None);
 }
 
 async fn call_finished_writes_everything(db: &TestDb) {

@@ -3,7 +3,7 @@
 //! store's [`FinishedCall`].
 
 use super::journal::{Sink, WriteError};
-use super::record::{CallLog, TagOrigin, TicketRequest};
+use super::record::{CallLog, LegLog, Step, TagOrigin, TicketRequest};
 use crate::store::{
     CallStart, FinishedCall, Leg, NewOutboxItem, PathStep, Store, StoreError, TagSource,
     TicketAction,
@@ -95,7 +95,31 @@ pub fn call_start(log: &CallLog) -> CallStart {
         caller: log.caller.clone(),
         dialled: log.dialled.clone(),
         started_at: log.started_at,
+        answered_at: log.answered_at,
+        legs: log.legs.iter().map(leg).collect(),
         recording: log.recording.clone(),
+    }
+}
+
+fn leg(leg: &LegLog) -> Leg {
+    Leg {
+        role: leg.role.clone(),
+        call_id: leg.call_id.clone(),
+        from: leg.from.clone(),
+        to: leg.to.clone(),
+        remote: leg.remote.clone(),
+        codec: leg.codec.clone(),
+        started_at: leg.started_at,
+        answered_at: leg.answered_at,
+        ended_at: leg.ended_at,
+    }
+}
+
+fn path_step(step: &Step) -> PathStep {
+    PathStep {
+        at: step.at,
+        kind: step.kind.clone(),
+        value: step.value.clone(),
     }
 }
 
@@ -123,30 +147,8 @@ pub fn finished_call(
         outcome: log.outcome.clone(),
         ended_by: log.ended_by.clone(),
         sip_reason: log.sip_reason.clone(),
-        legs: log
-            .legs
-            .iter()
-            .map(|leg| Leg {
-                role: leg.role.clone(),
-                call_id: leg.call_id.clone(),
-                from: leg.from.clone(),
-                to: leg.to.clone(),
-                remote: leg.remote.clone(),
-                codec: leg.codec.clone(),
-                started_at: leg.started_at,
-                answered_at: leg.answered_at,
-                ended_at: leg.ended_at,
-            })
-            .collect(),
-        path: log
-            .path
-            .iter()
-            .map(|step| PathStep {
-                at: step.at,
-                kind: step.kind.clone(),
-                value: step.value.clone(),
-            })
-            .collect(),
+        legs: log.legs.iter().map(leg).collect(),
+        path: log.path.iter().map(path_step).collect(),
         queue: log.queue.clone(),
         agent: log.agent.clone(),
         wait_ms: millis(log.wait_ms),
@@ -185,5 +187,57 @@ pub fn finished_call(
                 expires_at,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::*;
+
+    fn answered_log() -> CallLog {
+        let mut log = CallLog::new("abc@host", 1_000);
+        log.answered_at = Some(1_200);
+        log.legs.push(LegLog {
+            role: String::from("caller"),
+            call_id: String::from("abc@host"),
+            from: String::from("<sip:+38615550100@127.0.0.1>"),
+            to: String::from("<sip:+38615550777@127.0.0.1>"),
+            remote: String::from("127.0.0.1:5060"),
+            codec: Some(String::from("PCMU")),
+            started_at: 1_000,
+            answered_at: Some(1_200),
+            ended_at: None,
+        });
+        log.path.push(Step {
+            at: 1_500,
+            kind: String::from("menu"),
+            value: String::from("1"),
+        });
+        log
+    }
+
+    #[test]
+    fn start_carries_answer_and_legs() {
+        let start = call_start(&answered_log());
+        assert_eq!(start.answered_at, Some(1_200));
+        assert_eq!(start.legs.len(), 1);
+        assert_eq!(start.legs[0].role, "caller");
+        assert_eq!(start.legs[0].answered_at, Some(1_200));
+    }
+
+    #[test]
+    fn start_entry_without_answer_reads() {
+        // A spool entry written before the start carried the answer and
+        // legs still replays.
+        let text = r#"{"entry":"started","call_id":"a","flow":"f","flow_version":"v",
+            "caller":null,"dialled":"+38615550777","started_at":5,"recording":null}"#;
+        let entry: JournalEntry = serde_json::from_str(text).unwrap();
+        let JournalEntry::Started(start) = entry else {
+            panic!("not a start entry: {entry:?}");
+        };
+        assert_eq!(start.answered_at, None);
+        assert!(start.legs.is_empty());
     }
 }

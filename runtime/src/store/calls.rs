@@ -17,13 +17,15 @@ const CALL_COLUMNS: &str = "call_id, status, flow, flow_version, caller, dialled
      talk_ms, wrapup_ms, rating, recording, ticket_id, legs, path, timeline";
 
 impl Store {
-    /// Writes the row of a call that has started (status `active`), so a
-    /// crash leaves a trace. Idempotent by call id: a call already stored
-    /// is left as it is.
+    /// Writes the row of a call that has been answered (status `active`)
+    /// with its answer time and legs, so a crash leaves a record that
+    /// `interrupt_active_calls` completes. Idempotent by call id: a call
+    /// already stored is left as it is.
     pub async fn call_started(&self, c: &CallStart) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO calls (call_id, status, flow, flow_version, caller, dialled, started_at, recording) \
-             VALUES ($1, 'active', $2, $3, $4, $5, $6, $7) ON CONFLICT (call_id) DO NOTHING",
+            "INSERT INTO calls (call_id, status, flow, flow_version, caller, dialled, started_at, \
+             answered_at, recording, legs) VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(c.call_id.clone())
         .bind(c.flow.clone())
@@ -31,7 +33,9 @@ impl Store {
         .bind(c.caller.clone())
         .bind(c.dialled.clone())
         .bind(c.started_at)
+        .bind(c.answered_at)
         .bind(c.recording.clone())
+        .bind(to_json(&c.legs))
         .execute(&self.pool)
         .await?;
         Ok(())
