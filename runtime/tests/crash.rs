@@ -24,7 +24,8 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use flowd::store::{CallQuery, CallRow, OutboxQuery, Store};
+use flowd::store::{CallQuery, CallRow, NewContact, OutboxQuery, Store};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -49,11 +50,19 @@ const SIPP_MEDIA_SHORT: u16 = 27500;
 /// Calls in each SIPp run.
 const CALLS: usize = 10;
 
-const FLOW: &str = r#"// Keeps the caller in a menu for minutes while recording the call, and
-// sends the call record to the test's receiver after the call.
+/// The VIP contact's number, which every call of the flow looks up.
+const VIP_NUMBER: &str = "+38615550888";
+
+const FLOW: &str = r#"// Looks up the VIP contact, keeps the caller in a menu for minutes while
+// recording the call, and sends the call record to the test's receiver
+// after the call.
 flow crash answers "+38615550777"
 
 on call {
+  lookup customer in crm by "+38615550888" {
+    timeout 8s
+    failed => tag "crm-failed"
+  }
   record on
   menu {
     prompt "choose-language"
@@ -355,12 +364,26 @@ outbox:
     let mut flowd = Flowd::start(&config_path, root.join("flowd-1.log"));
     flowd.wait_ready().await;
     let store = Store::open(&database).await.expect("open the store");
+    let vip = NewContact {
+        external_id: None,
+        name: Some(String::from("Vera Kos")),
+        company: None,
+        email: None,
+        phones: vec![VIP_NUMBER.to_string()],
+        language: None,
+        vip: true,
+        fields: BTreeMap::new(),
+    };
+    let vip_id = store.upsert_contact(&vip).await.unwrap();
 
     // Ten calls that stay in the menu, then ten that end after a second.
+    // The long calls' rows name the contact their lookup found before the
+    // kill, as the journal writes it while the calls run.
     let mut long = start_sipp(root, &target, SIPP_MEDIA_LONG, Duration::from_secs(600));
     let long_pid = long.id();
-    wait_for("ten active calls", &flowd, || async {
-        calls_of(&all_calls(&store).await, long_pid).len() >= CALLS
+    wait_for("ten active calls with their contact", &flowd, || async {
+        let long_calls = calls_of(&all_calls(&store).await, long_pid);
+        long_calls.len() >= CALLS && long_calls.iter().all(|row| row.contact_id == Some(vip_id))
     })
     .await;
     let mut short = start_sipp(root, &target, SIPP_MEDIA_SHORT, Duration::from_secs(1));
@@ -416,6 +439,34 @@ outbox:
             row.call_id
         );
         assert!(row.ended_at.is_some(), "{}", row.call_id);
+        assert_eq!(row.contact_id, Some(vip_id), "{}", row.call_id);
+        assert!(
+            row.path
+                .iter()
+                .any(|step| step.kind == "lookup" && step.value == "crm: found"),
+            "{}: {:?}",
+            row.call_id,
+            row.path
+        );
+    }
+    for row in &ended {
+        assert_eq!(row.contact_id, Some(vip_id), "{}", row.call_id);
+    }
+    // The contact's calls list every call, the interrupted ones included.
+    let of_vip = store
+        .calls(&CallQuery {
+            contact_id: Some(vip_id),
+            limit: 1000,
+            ..CallQuery::default()
+        })
+        .await
+        .unwrap();
+    for row in cut.iter().chain(&ended) {
+        assert!(
+            of_vip.iter().any(|call| call.call_id == row.call_id),
+            "{} is not among the contact's calls",
+            row.call_id
+        );
     }
 
     // Every ended call's webhook reaches the receiver; repeats carry the

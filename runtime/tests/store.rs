@@ -33,6 +33,8 @@ on_both_backends!(
     tickets_create_update_list,
     call_started_idempotent,
     call_started_stores_answer_and_legs,
+    call_contact_sets_active_call,
+    call_contact_of_deleted_contact,
     call_finished_writes_everything,
     call_finished_idempotent,
     call_finished_links_open_ticket,
@@ -148,6 +150,21 @@ fn start(call_id: &str, started_at: i64) -> CallStart {
         }],
         recording: None,
     }
+}
+
+fn lookup_path(at: i64) -> Vec<PathStep> {
+    vec![
+        PathStep {
+            at,
+            kind: String::from("menu"),
+            value: String::from("1"),
+        },
+        PathStep {
+            at: at + 100,
+            kind: String::from("lookup"),
+            value: String::from("crm: found"),
+        },
+    ]
 }
 
 async fn open_creates_schema(db: &TestDb) {
@@ -640,6 +657,54 @@ async fn call_started_stores_answer_and_legs(db: &TestDb) {
     assert_eq!(call.flow_version, "ab12");
     assert!(call.path.is_empty());
     assert_eq!(call.contact_id, None);
+}
+
+async fn call_contact_sets_active_call(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    store.call_started(&start("c1", 1_000)).await.unwrap();
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    // A replayed entry writes the same values again.
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.status, "active");
+    assert_eq!(call.contact_id, Some(contact));
+    assert_eq!(call.path, lookup_path(2_000));
+    // An ended call keeps its final record, and a call not stored is
+    // ignored.
+    store.call_finished(&finished("c2", None)).await.unwrap();
+    store
+        .call_contact("c2", contact, &lookup_path(9_000))
+        .await
+        .unwrap();
+    let ended = store.call("c2").await.unwrap().unwrap();
+    assert_eq!(ended.contact_id, None);
+    assert_eq!(ended.path, finished("c2", None).path);
+    store
+        .call_contact("missing", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    assert!(store.call("missing").await.unwrap().is_none());
+}
+
+async fn call_contact_of_deleted_contact(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    store.call_started(&start("c1", 1_000)).await.unwrap();
+    assert!(store.delete_contact(contact).await.unwrap());
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.contact_id, None);
+    assert_eq!(call.path, lookup_path(2_000));
 }
 
 async fn call_finished_writes_everything(db: &TestDb) {

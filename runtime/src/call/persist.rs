@@ -12,8 +12,8 @@ use flowc::config::Hook;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One write of the journal: the start of a call, its recording, or its
-/// end.
+/// One write of the journal: the start of a call, its recording, the
+/// contact a lookup found, or its end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum JournalEntry {
@@ -27,6 +27,15 @@ pub enum JournalEntry {
         /// The WAV file's path relative to the recordings folder.
         recording: String,
     },
+    /// A lookup found the caller's contact in the built-in CRM.
+    Contact {
+        /// SIP Call-ID of the caller's leg.
+        call_id: String,
+        /// The contact's id.
+        contact_id: i64,
+        /// The path up to and including the lookup.
+        path: Vec<PathStep>,
+    },
     /// A call ended, with everything to write in one transaction.
     Finished(Box<FinishedCall>),
 }
@@ -37,6 +46,7 @@ impl JournalEntry {
         match self {
             JournalEntry::Started(start) => &start.call_id,
             JournalEntry::Recording { call_id, .. } => call_id,
+            JournalEntry::Contact { call_id, .. } => call_id,
             JournalEntry::Finished(finished) => &finished.call_id,
         }
     }
@@ -77,6 +87,11 @@ impl Sink<JournalEntry> for Store {
             JournalEntry::Recording { call_id, recording } => {
                 self.call_recording(call_id, recording).await
             }
+            JournalEntry::Contact {
+                call_id,
+                contact_id,
+                path,
+            } => self.call_contact(call_id, *contact_id, path).await,
             JournalEntry::Finished(finished) => self.call_finished(finished).await,
         };
         result.map_err(|error| {
@@ -98,6 +113,17 @@ pub fn call_start(log: &CallLog) -> CallStart {
         answered_at: log.answered_at,
         legs: log.legs.iter().map(leg).collect(),
         recording: log.recording.clone(),
+    }
+}
+
+/// Returns the entry that sets the contact `contact_id` on the call's row,
+/// with the call's path so far followed by `lookup` (the lookup's step,
+/// which the VM's trace adds to the log only after its reply).
+pub fn call_contact(log: &CallLog, contact_id: i64, lookup: &Step) -> JournalEntry {
+    JournalEntry::Contact {
+        call_id: log.call_id.clone(),
+        contact_id,
+        path: log.path.iter().chain([lookup]).map(path_step).collect(),
     }
 }
 
@@ -225,6 +251,29 @@ mod tests {
         assert_eq!(start.legs.len(), 1);
         assert_eq!(start.legs[0].role, "caller");
         assert_eq!(start.legs[0].answered_at, Some(1_200));
+    }
+
+    #[test]
+    fn contact_entry_ends_path_with_lookup() {
+        let lookup = Step {
+            at: 1_800,
+            kind: String::from("lookup"),
+            value: String::from("crm: found"),
+        };
+        let entry = call_contact(&answered_log(), 7, &lookup);
+        let JournalEntry::Contact {
+            call_id,
+            contact_id,
+            path,
+        } = entry
+        else {
+            panic!("not a contact entry: {entry:?}");
+        };
+        assert_eq!(call_id, "abc@host");
+        assert_eq!(contact_id, 7);
+        let kinds: Vec<&str> = path.iter().map(|step| step.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["menu", "lookup"]);
+        assert_eq!(path[1].value, "crm: found");
     }
 
     #[test]

@@ -6,8 +6,8 @@ use super::contacts::insert_interaction;
 use super::rows::{get, json, to_json};
 use super::tickets::{insert_ticket, open_ticket_of};
 use super::{
-    Backend, CallQuery, CallRow, CallStart, CallTag, FinishedCall, Millis, NewInteraction, Store,
-    StoreError, TagSource, TicketAction, effective_limit, now_millis,
+    Backend, CallQuery, CallRow, CallStart, CallTag, FinishedCall, Millis, NewInteraction,
+    PathStep, Store, StoreError, TagSource, TicketAction, effective_limit, now_millis,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
@@ -36,6 +36,29 @@ impl Store {
         .bind(c.answered_at)
         .bind(c.recording.clone())
         .bind(to_json(&c.legs))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the contact a lookup found, and the path up to that lookup, on
+    /// a call that is still `active`, so a crash leaves the call in the
+    /// contact's calls. A contact deleted meanwhile leaves `contact_id`
+    /// null. An ended call keeps its final record and a call not stored is
+    /// ignored, so a replay is harmless.
+    pub async fn call_contact(
+        &self,
+        call_id: &str,
+        contact_id: i64,
+        path: &[PathStep],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE calls SET contact_id = (SELECT id FROM contacts WHERE id = $2), path = $3 \
+             WHERE call_id = $1 AND status = 'active'",
+        )
+        .bind(call_id.to_string())
+        .bind(contact_id)
+        .bind(to_json(path))
         .execute(&self.pool)
         .await?;
         Ok(())
