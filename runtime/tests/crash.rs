@@ -439,7 +439,16 @@ outbox:
             row.call_id
         );
         assert!(row.ended_at.is_some(), "{}", row.call_id);
+        // What was known when flowd was killed stays on the record.
         assert_eq!(row.contact_id, Some(vip_id), "{}", row.call_id);
+        assert!(row.answered_at.is_some(), "{}", row.call_id);
+        assert_eq!(row.caller, ended[0].caller, "{}", row.call_id);
+        assert_eq!(row.dialled, NUMBER, "{}", row.call_id);
+        assert_eq!(row.flow, "crash", "{}", row.call_id);
+        assert_eq!(row.legs.len(), 1, "{}: {:?}", row.call_id, row.legs);
+        assert_eq!(row.legs[0].role, "caller", "{}", row.call_id);
+        assert_eq!(row.legs[0].call_id, row.call_id);
+        assert_eq!(row.legs[0].answered_at, row.answered_at, "{}", row.call_id);
         assert!(
             row.path
                 .iter()

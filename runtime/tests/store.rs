@@ -35,6 +35,7 @@ on_both_backends!(
     call_started_stores_answer_and_legs,
     call_contact_sets_active_call,
     call_contact_of_deleted_contact,
+    interrupted_call_keeps_what_was_known,
     call_finished_writes_everything,
     call_finished_idempotent,
     call_finished_links_open_ticket,
@@ -705,6 +706,40 @@ async fn call_contact_of_deleted_contact(db: &TestDb) {
     let call = store.call("c1").await.unwrap().unwrap();
     assert_eq!(call.contact_id, None);
     assert_eq!(call.path, lookup_path(2_000));
+}
+
+async fn interrupted_call_keeps_what_was_known(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    let started = start("c1", 1_000);
+    store.call_started(&started).await.unwrap();
+    store.call_recording("c1", "c1.wav").await.unwrap();
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.interrupt_active_calls(9_000).await.unwrap(),
+        vec!["c1"]
+    );
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.status, "interrupted");
+    assert_eq!(call.outcome.as_deref(), Some("interrupted"));
+    assert_eq!(call.ended_at, Some(9_000));
+    assert_eq!(call.answered_at, Some(1_500));
+    assert_eq!(call.legs, started.legs);
+    assert_eq!(call.contact_id, Some(contact));
+    assert_eq!(call.path, lookup_path(2_000));
+    assert_eq!(call.recording.as_deref(), Some("c1.wav"));
+    let of_contact = store
+        .calls(&CallQuery {
+            contact_id: Some(contact),
+            ..CallQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = of_contact.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, vec!["c1"]);
 }
 
 async fn call_finished_writes_everything(db: &TestDb) {

@@ -191,7 +191,9 @@ impl Store {
     }
 
     /// Marks every call still `active` as `interrupted` (ended at `now`,
-    /// outcome `interrupted`) and returns their call ids. Run at start-up,
+    /// outcome `interrupted`) and returns their call ids. The answer time,
+    /// legs, path, contact and recording journaled during the call stay
+    /// as they are. Run at start-up,
     /// before new calls are taken.
     pub async fn interrupt_active_calls(&self, now: Millis) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
