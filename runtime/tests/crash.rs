@@ -210,6 +210,18 @@ fn start_sipp(folder: &Path, target: &str, media_port: u16, pause: Duration) -> 
         })
 }
 
+/// A child process killed when the test ends, also when it fails, so a
+/// SIPp run that keeps its calls for minutes does not outlive the test and
+/// hold its media port.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// SIPp's Call-IDs are `{call number}-{SIPp's pid}@{address}`.
 fn calls_of(rows: &[CallRow], sipp: u32) -> Vec<CallRow> {
     let marker = format!("-{sipp}@");
@@ -379,8 +391,13 @@ outbox:
     // Ten calls that stay in the menu, then ten that end after a second.
     // The long calls' rows name the contact their lookup found before the
     // kill, as the journal writes it while the calls run.
-    let mut long = start_sipp(root, &target, SIPP_MEDIA_LONG, Duration::from_secs(600));
-    let long_pid = long.id();
+    let mut long = KillOnDrop(start_sipp(
+        root,
+        &target,
+        SIPP_MEDIA_LONG,
+        Duration::from_secs(600),
+    ));
+    let long_pid = long.0.id();
     wait_for("ten active calls with their contact", &flowd, || async {
         let long_calls = calls_of(&all_calls(&store).await, long_pid);
         long_calls.len() >= CALLS && long_calls.iter().all(|row| row.contact_id == Some(vip_id))
@@ -398,8 +415,8 @@ outbox:
     // the call's record is fsynced in the spool, so the kill comes right
     // away.
     flowd.kill();
-    let _ = long.kill();
-    let _ = long.wait();
+    let _ = long.0.kill();
+    let _ = long.0.wait();
     received.accepting.store(true, Ordering::SeqCst);
     let mut flowd = Flowd::start(&config_path, root.join("flowd-2.log"));
     flowd.wait_ready().await;
