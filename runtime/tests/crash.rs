@@ -24,7 +24,8 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use flowd::store::{CallQuery, CallRow, OutboxQuery, Store};
+use flowd::store::{CallQuery, CallRow, NewContact, OutboxQuery, Store};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -49,11 +50,19 @@ const SIPP_MEDIA_SHORT: u16 = 27500;
 /// Calls in each SIPp run.
 const CALLS: usize = 10;
 
-const FLOW: &str = r#"// Keeps the caller in a menu for minutes while recording the call, and
-// sends the call record to the test's receiver after the call.
+/// The VIP contact's number, which every call of the flow looks up.
+const VIP_NUMBER: &str = "+38615550888";
+
+const FLOW: &str = r#"// Looks up the VIP contact, keeps the caller in a menu for minutes while
+// recording the call, and sends the call record to the test's receiver
+// after the call.
 flow crash answers "+38615550777"
 
 on call {
+  lookup customer in crm by "+38615550888" {
+    timeout 8s
+    failed => tag "crm-failed"
+  }
   record on
   menu {
     prompt "choose-language"
@@ -199,6 +208,18 @@ fn start_sipp(folder: &Path, target: &str, media_port: u16, pause: Duration) -> 
         .unwrap_or_else(|error| {
             panic!("cannot run `sipp` ({error}); install it with `apt-get install sip-tester`")
         })
+}
+
+/// A child process killed when the test ends, also when it fails, so a
+/// SIPp run that keeps its calls for minutes does not outlive the test and
+/// hold its media port.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// SIPp's Call-IDs are `{call number}-{SIPp's pid}@{address}`.
@@ -355,12 +376,31 @@ outbox:
     let mut flowd = Flowd::start(&config_path, root.join("flowd-1.log"));
     flowd.wait_ready().await;
     let store = Store::open(&database).await.expect("open the store");
+    let vip = NewContact {
+        external_id: None,
+        name: Some(String::from("Vera Kos")),
+        company: None,
+        email: None,
+        phones: vec![VIP_NUMBER.to_string()],
+        language: None,
+        vip: true,
+        fields: BTreeMap::new(),
+    };
+    let vip_id = store.upsert_contact(&vip).await.unwrap();
 
     // Ten calls that stay in the menu, then ten that end after a second.
-    let mut long = start_sipp(root, &target, SIPP_MEDIA_LONG, Duration::from_secs(600));
-    let long_pid = long.id();
-    wait_for("ten active calls", &flowd, || async {
-        calls_of(&all_calls(&store).await, long_pid).len() >= CALLS
+    // The long calls' rows name the contact their lookup found before the
+    // kill, as the journal writes it while the calls run.
+    let mut long = KillOnDrop(start_sipp(
+        root,
+        &target,
+        SIPP_MEDIA_LONG,
+        Duration::from_secs(600),
+    ));
+    let long_pid = long.0.id();
+    wait_for("ten active calls with their contact", &flowd, || async {
+        let long_calls = calls_of(&all_calls(&store).await, long_pid);
+        long_calls.len() >= CALLS && long_calls.iter().all(|row| row.contact_id == Some(vip_id))
     })
     .await;
     let mut short = start_sipp(root, &target, SIPP_MEDIA_SHORT, Duration::from_secs(1));
@@ -375,8 +415,8 @@ outbox:
     // the call's record is fsynced in the spool, so the kill comes right
     // away.
     flowd.kill();
-    let _ = long.kill();
-    let _ = long.wait();
+    let _ = long.0.kill();
+    let _ = long.0.wait();
     received.accepting.store(true, Ordering::SeqCst);
     let mut flowd = Flowd::start(&config_path, root.join("flowd-2.log"));
     flowd.wait_ready().await;
@@ -416,6 +456,43 @@ outbox:
             row.call_id
         );
         assert!(row.ended_at.is_some(), "{}", row.call_id);
+        // What was known when flowd was killed stays on the record.
+        assert_eq!(row.contact_id, Some(vip_id), "{}", row.call_id);
+        assert!(row.answered_at.is_some(), "{}", row.call_id);
+        assert_eq!(row.caller, ended[0].caller, "{}", row.call_id);
+        assert_eq!(row.dialled, NUMBER, "{}", row.call_id);
+        assert_eq!(row.flow, "crash", "{}", row.call_id);
+        assert_eq!(row.legs.len(), 1, "{}: {:?}", row.call_id, row.legs);
+        assert_eq!(row.legs[0].role, "caller", "{}", row.call_id);
+        assert_eq!(row.legs[0].call_id, row.call_id);
+        assert_eq!(row.legs[0].answered_at, row.answered_at, "{}", row.call_id);
+        assert!(
+            row.path
+                .iter()
+                .any(|step| step.kind == "lookup" && step.value == "crm: found"),
+            "{}: {:?}",
+            row.call_id,
+            row.path
+        );
+    }
+    for row in &ended {
+        assert_eq!(row.contact_id, Some(vip_id), "{}", row.call_id);
+    }
+    // The contact's calls list every call, the interrupted ones included.
+    let of_vip = store
+        .calls(&CallQuery {
+            contact_id: Some(vip_id),
+            limit: 1000,
+            ..CallQuery::default()
+        })
+        .await
+        .unwrap();
+    for row in cut.iter().chain(&ended) {
+        assert!(
+            of_vip.iter().any(|call| call.call_id == row.call_id),
+            "{} is not among the contact's calls",
+            row.call_id
+        );
     }
 
     // Every ended call's webhook reaches the receiver; repeats carry the

@@ -32,6 +32,10 @@ on_both_backends!(
     interaction_checks_channel_and_contact,
     tickets_create_update_list,
     call_started_idempotent,
+    call_started_stores_answer_and_legs,
+    call_contact_sets_active_call,
+    call_contact_of_deleted_contact,
+    interrupted_call_keeps_what_was_known,
     call_finished_writes_everything,
     call_finished_idempotent,
     call_finished_links_open_ticket,
@@ -133,8 +137,35 @@ fn start(call_id: &str, started_at: i64) -> CallStart {
         caller: Some(String::from("+38615550100")),
         dialled: String::from("+38615559000"),
         started_at,
+        answered_at: Some(started_at + 500),
+        legs: vec![Leg {
+            role: String::from("caller"),
+            call_id: call_id.to_string(),
+            from: String::from("sip:+38615550100@192.0.2.1"),
+            to: String::from("sip:+38615559000@192.0.2.2"),
+            remote: String::from("192.0.2.1:5060"),
+            codec: Some(String::from("PCMU")),
+            started_at,
+            answered_at: Some(started_at + 500),
+            ended_at: None,
+        }],
         recording: None,
     }
+}
+
+fn lookup_path(at: i64) -> Vec<PathStep> {
+    vec![
+        PathStep {
+            at,
+            kind: String::from("menu"),
+            value: String::from("1"),
+        },
+        PathStep {
+            at: at + 100,
+            kind: String::from("lookup"),
+            value: String::from("crm: found"),
+        },
+    ]
 }
 
 async fn open_creates_schema(db: &TestDb) {
@@ -613,6 +644,102 @@ async fn call_started_idempotent(db: &TestDb) {
     assert_eq!(call.started_at, 100);
     assert_eq!(call.flow, "support");
     assert!(store.call("c2").await.unwrap().is_none());
+}
+
+async fn call_started_stores_answer_and_legs(db: &TestDb) {
+    let store = &db.store;
+    let started = start("c1", 1_000);
+    store.call_started(&started).await.unwrap();
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.answered_at, Some(1_500));
+    assert_eq!(call.legs, started.legs);
+    assert_eq!(call.caller.as_deref(), Some("+38615550100"));
+    assert_eq!(call.dialled, "+38615559000");
+    assert_eq!(call.flow_version, "ab12");
+    assert!(call.path.is_empty());
+    assert_eq!(call.contact_id, None);
+}
+
+async fn call_contact_sets_active_call(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    store.call_started(&start("c1", 1_000)).await.unwrap();
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    // A replayed entry writes the same values again.
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.status, "active");
+    assert_eq!(call.contact_id, Some(contact));
+    assert_eq!(call.path, lookup_path(2_000));
+    // An ended call keeps its final record, and a call not stored is
+    // ignored.
+    store.call_finished(&finished("c2", None)).await.unwrap();
+    store
+        .call_contact("c2", contact, &lookup_path(9_000))
+        .await
+        .unwrap();
+    let ended = store.call("c2").await.unwrap().unwrap();
+    assert_eq!(ended.contact_id, None);
+    assert_eq!(ended.path, finished("c2", None).path);
+    store
+        .call_contact("missing", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    assert!(store.call("missing").await.unwrap().is_none());
+}
+
+async fn call_contact_of_deleted_contact(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    store.call_started(&start("c1", 1_000)).await.unwrap();
+    assert!(store.delete_contact(contact).await.unwrap());
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.contact_id, None);
+    assert_eq!(call.path, lookup_path(2_000));
+}
+
+async fn interrupted_call_keeps_what_was_known(db: &TestDb) {
+    let store = &db.store;
+    let contact = store.upsert_contact(&ana()).await.unwrap();
+    let started = start("c1", 1_000);
+    store.call_started(&started).await.unwrap();
+    store.call_recording("c1", "c1.wav").await.unwrap();
+    store
+        .call_contact("c1", contact, &lookup_path(2_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.interrupt_active_calls(9_000).await.unwrap(),
+        vec!["c1"]
+    );
+    let call = store.call("c1").await.unwrap().unwrap();
+    assert_eq!(call.status, "interrupted");
+    assert_eq!(call.outcome.as_deref(), Some("interrupted"));
+    assert_eq!(call.ended_at, Some(9_000));
+    assert_eq!(call.answered_at, Some(1_500));
+    assert_eq!(call.legs, started.legs);
+    assert_eq!(call.contact_id, Some(contact));
+    assert_eq!(call.path, lookup_path(2_000));
+    assert_eq!(call.recording.as_deref(), Some("c1.wav"));
+    let of_contact = store
+        .calls(&CallQuery {
+            contact_id: Some(contact),
+            ..CallQuery::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = of_contact.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, vec!["c1"]);
 }
 
 async fn call_finished_writes_everything(db: &TestDb) {

@@ -3,7 +3,7 @@
 //! store's [`FinishedCall`].
 
 use super::journal::{Sink, WriteError};
-use super::record::{CallLog, TagOrigin, TicketRequest};
+use super::record::{CallLog, LegLog, Step, TagOrigin, TicketRequest};
 use crate::store::{
     CallStart, FinishedCall, Leg, NewOutboxItem, PathStep, Store, StoreError, TagSource,
     TicketAction,
@@ -12,8 +12,8 @@ use flowc::config::Hook;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One write of the journal: the start of a call, its recording, or its
-/// end.
+/// One write of the journal: the start of a call, its recording, the
+/// contact a lookup found, or its end.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum JournalEntry {
@@ -27,6 +27,15 @@ pub enum JournalEntry {
         /// The WAV file's path relative to the recordings folder.
         recording: String,
     },
+    /// A lookup found the caller's contact in the built-in CRM.
+    Contact {
+        /// SIP Call-ID of the caller's leg.
+        call_id: String,
+        /// The contact's id.
+        contact_id: i64,
+        /// The path up to and including the lookup.
+        path: Vec<PathStep>,
+    },
     /// A call ended, with everything to write in one transaction.
     Finished(Box<FinishedCall>),
 }
@@ -37,6 +46,7 @@ impl JournalEntry {
         match self {
             JournalEntry::Started(start) => &start.call_id,
             JournalEntry::Recording { call_id, .. } => call_id,
+            JournalEntry::Contact { call_id, .. } => call_id,
             JournalEntry::Finished(finished) => &finished.call_id,
         }
     }
@@ -105,6 +115,11 @@ async fn write_entry(store: &Store, entry: &JournalEntry) -> Result<(), StoreErr
         JournalEntry::Recording { call_id, recording } => {
             store.call_recording(call_id, recording).await
         }
+        JournalEntry::Contact {
+            call_id,
+            contact_id,
+            path,
+        } => store.call_contact(call_id, *contact_id, path).await,
         JournalEntry::Finished(finished) => store.call_finished(finished).await,
     }
 }
@@ -118,7 +133,42 @@ pub fn call_start(log: &CallLog) -> CallStart {
         caller: log.caller.clone(),
         dialled: log.dialled.clone(),
         started_at: log.started_at,
+        answered_at: log.answered_at,
+        legs: log.legs.iter().map(leg).collect(),
         recording: log.recording.clone(),
+    }
+}
+
+/// Returns the entry that sets the contact `contact_id` on the call's row,
+/// with the call's path so far followed by `lookup` (the lookup's step,
+/// which the VM's trace adds to the log only after its reply).
+pub fn call_contact(log: &CallLog, contact_id: i64, lookup: &Step) -> JournalEntry {
+    JournalEntry::Contact {
+        call_id: log.call_id.clone(),
+        contact_id,
+        path: log.path.iter().chain([lookup]).map(path_step).collect(),
+    }
+}
+
+fn leg(leg: &LegLog) -> Leg {
+    Leg {
+        role: leg.role.clone(),
+        call_id: leg.call_id.clone(),
+        from: leg.from.clone(),
+        to: leg.to.clone(),
+        remote: leg.remote.clone(),
+        codec: leg.codec.clone(),
+        started_at: leg.started_at,
+        answered_at: leg.answered_at,
+        ended_at: leg.ended_at,
+    }
+}
+
+fn path_step(step: &Step) -> PathStep {
+    PathStep {
+        at: step.at,
+        kind: step.kind.clone(),
+        value: step.value.clone(),
     }
 }
 
@@ -146,30 +196,8 @@ pub fn finished_call(
         outcome: log.outcome.clone(),
         ended_by: log.ended_by.clone(),
         sip_reason: log.sip_reason.clone(),
-        legs: log
-            .legs
-            .iter()
-            .map(|leg| Leg {
-                role: leg.role.clone(),
-                call_id: leg.call_id.clone(),
-                from: leg.from.clone(),
-                to: leg.to.clone(),
-                remote: leg.remote.clone(),
-                codec: leg.codec.clone(),
-                started_at: leg.started_at,
-                answered_at: leg.answered_at,
-                ended_at: leg.ended_at,
-            })
-            .collect(),
-        path: log
-            .path
-            .iter()
-            .map(|step| PathStep {
-                at: step.at,
-                kind: step.kind.clone(),
-                value: step.value.clone(),
-            })
-            .collect(),
+        legs: log.legs.iter().map(leg).collect(),
+        path: log.path.iter().map(path_step).collect(),
         queue: log.queue.clone(),
         agent: log.agent.clone(),
         wait_ms: millis(log.wait_ms),
@@ -208,5 +236,80 @@ pub fn finished_call(
                 expires_at,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+    use super::*;
+
+    fn answered_log() -> CallLog {
+        let mut log = CallLog::new("abc@host", 1_000);
+        log.answered_at = Some(1_200);
+        log.legs.push(LegLog {
+            role: String::from("caller"),
+            call_id: String::from("abc@host"),
+            from: String::from("<sip:+38615550100@127.0.0.1>"),
+            to: String::from("<sip:+38615550777@127.0.0.1>"),
+            remote: String::from("127.0.0.1:5060"),
+            codec: Some(String::from("PCMU")),
+            started_at: 1_000,
+            answered_at: Some(1_200),
+            ended_at: None,
+        });
+        log.path.push(Step {
+            at: 1_500,
+            kind: String::from("menu"),
+            value: String::from("1"),
+        });
+        log
+    }
+
+    #[test]
+    fn start_carries_answer_and_legs() {
+        let start = call_start(&answered_log());
+        assert_eq!(start.answered_at, Some(1_200));
+        assert_eq!(start.legs.len(), 1);
+        assert_eq!(start.legs[0].role, "caller");
+        assert_eq!(start.legs[0].answered_at, Some(1_200));
+    }
+
+    #[test]
+    fn contact_entry_ends_path_with_lookup() {
+        let lookup = Step {
+            at: 1_800,
+            kind: String::from("lookup"),
+            value: String::from("crm: found"),
+        };
+        let entry = call_contact(&answered_log(), 7, &lookup);
+        let JournalEntry::Contact {
+            call_id,
+            contact_id,
+            path,
+        } = entry
+        else {
+            panic!("not a contact entry: {entry:?}");
+        };
+        assert_eq!(call_id, "abc@host");
+        assert_eq!(contact_id, 7);
+        let kinds: Vec<&str> = path.iter().map(|step| step.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["menu", "lookup"]);
+        assert_eq!(path[1].value, "crm: found");
+    }
+
+    #[test]
+    fn start_entry_without_answer_reads() {
+        // A spool entry written before the start carried the answer and
+        // legs still replays.
+        let text = r#"{"entry":"started","call_id":"a","flow":"f","flow_version":"v",
+            "caller":null,"dialled":"+38615550777","started_at":5,"recording":null}"#;
+        let entry: JournalEntry = serde_json::from_str(text).unwrap();
+        let JournalEntry::Started(start) = entry else {
+            panic!("not a start entry: {entry:?}");
+        };
+        assert_eq!(start.answered_at, None);
+        assert!(start.legs.is_empty());
     }
 }

@@ -6,8 +6,8 @@ use super::contacts::insert_interaction;
 use super::rows::{get, json, to_json};
 use super::tickets::{insert_ticket, open_ticket_of};
 use super::{
-    Backend, CallQuery, CallRow, CallStart, CallTag, FinishedCall, Millis, NewInteraction, Store,
-    StoreError, TagSource, TicketAction, effective_limit, now_millis,
+    Backend, CallQuery, CallRow, CallStart, CallTag, FinishedCall, Millis, NewInteraction,
+    PathStep, Store, StoreError, TagSource, TicketAction, effective_limit, now_millis,
 };
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
@@ -17,13 +17,15 @@ const CALL_COLUMNS: &str = "call_id, status, flow, flow_version, caller, dialled
      talk_ms, wrapup_ms, rating, recording, ticket_id, legs, path, timeline";
 
 impl Store {
-    /// Writes the row of a call that has started (status `active`), so a
-    /// crash leaves a trace. Idempotent by call id: a call already stored
-    /// is left as it is.
+    /// Writes the row of a call that has been answered (status `active`)
+    /// with its answer time and legs, so a crash leaves a record that
+    /// `interrupt_active_calls` completes. Idempotent by call id: a call
+    /// already stored is left as it is.
     pub async fn call_started(&self, c: &CallStart) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO calls (call_id, status, flow, flow_version, caller, dialled, started_at, recording) \
-             VALUES ($1, 'active', $2, $3, $4, $5, $6, $7) ON CONFLICT (call_id) DO NOTHING",
+            "INSERT INTO calls (call_id, status, flow, flow_version, caller, dialled, started_at, \
+             answered_at, recording, legs) VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(c.call_id.clone())
         .bind(c.flow.clone())
@@ -31,7 +33,32 @@ impl Store {
         .bind(c.caller.clone())
         .bind(c.dialled.clone())
         .bind(c.started_at)
+        .bind(c.answered_at)
         .bind(c.recording.clone())
+        .bind(to_json(&c.legs))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets the contact a lookup found, and the path up to that lookup, on
+    /// a call that is still `active`, so a crash leaves the call in the
+    /// contact's calls. A contact deleted meanwhile leaves `contact_id`
+    /// null. An ended call keeps its final record and a call not stored is
+    /// ignored, so a replay is harmless.
+    pub async fn call_contact(
+        &self,
+        call_id: &str,
+        contact_id: i64,
+        path: &[PathStep],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE calls SET contact_id = (SELECT id FROM contacts WHERE id = $2), path = $3 \
+             WHERE call_id = $1 AND status = 'active'",
+        )
+        .bind(call_id.to_string())
+        .bind(contact_id)
+        .bind(to_json(path))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -164,7 +191,9 @@ impl Store {
     }
 
     /// Marks every call still `active` as `interrupted` (ended at `now`,
-    /// outcome `interrupted`) and returns their call ids. Run at start-up,
+    /// outcome `interrupted`) and returns their call ids. The answer time,
+    /// legs, path, contact and recording journaled during the call stay
+    /// as they are. Run at start-up,
     /// before new calls are taken.
     pub async fn interrupt_active_calls(&self, now: Millis) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(

@@ -205,6 +205,13 @@ pub struct CallStart {
     pub dialled: String,
     /// Time the INVITE arrived.
     pub started_at: Millis,
+    /// Time flowd sent the 2xx. Spool entries written before this field
+    /// existed read as `None`.
+    #[serde(default)]
+    pub answered_at: Option<Millis>,
+    /// The call's legs at the answer: the caller's.
+    #[serde(default)]
+    pub legs: Vec<Leg>,
     /// The recording file, relative to the recordings folder.
     pub recording: Option<String>,
 }

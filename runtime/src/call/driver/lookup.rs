@@ -3,6 +3,8 @@
 //! caller hanging up cancels it at once (its future is dropped).
 
 use super::{Leg, Shared, Waited, Wake};
+use crate::call::persist;
+use crate::call::record::{Step, now_millis};
 use crate::crm::CrmSchema;
 use crate::store::Store;
 use flowc::config::HookKind;
@@ -194,6 +196,7 @@ impl Leg {
         match answer {
             Ok(Ok(Some((id, contact)))) => {
                 self.log.contact_id = Some(id);
+                self.journal_contact(id).await;
                 Reply::Found(contact)
             }
             Ok(Ok(None)) => Reply::Missing,
@@ -206,6 +209,22 @@ impl Leg {
             }
             Err(reply) => reply,
         }
+    }
+
+    /// Queues the contact found by the built-in CRM, with the path up to
+    /// this lookup, for the call's row, so a crash leaves the call in the
+    /// contact's calls; the call does not wait for the write.
+    async fn journal_contact(&mut self, contact_id: i64) {
+        let Some(journal) = &self.shared.journal else {
+            return;
+        };
+        let lookup = Step {
+            at: now_millis(),
+            kind: String::from("lookup"),
+            value: String::from("crm: found"),
+        };
+        let entry = persist::call_contact(&self.log, contact_id, &lookup);
+        let _ = journal.enqueue(entry).await;
     }
 
     /// Waits for a CRM answer; `Err` carries the reply for a timeout or a
