@@ -239,6 +239,8 @@ async fn write_loop<E, S>(
                 None => std::future::pending().await,
             }
         };
+        // TODO: write a batch in one transaction, or release calls once
+        // their entries are spooled, so a slow database never fills the queue.
         tokio::select! {
             count = receiver.recv_many(&mut batch, BATCH) => {
                 if count == 0 {
