@@ -18,6 +18,7 @@ use std::process::Output;
 use store_support::TestDb;
 
 on_both_backends!(
+    csv_lines_are_physical,
     csv_good_and_bad_rows,
     csv_reimport_updates,
     yaml_good_and_bad_items,
@@ -326,4 +327,23 @@ async fn unreadable_files_exit_non_zero(db: &TestDb) {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("broken.yaml"), "{stderr}");
+}
+
+async fn csv_lines_are_physical(db: &TestDb) {
+    let config = write_config(db);
+    let file = db.folder().join("contacts.csv");
+    // A blank line, and CRLF line ends as spreadsheets write them.
+    std::fs::write(
+        &file,
+        "name,phone\r\nAna,+38615550100\r\n\r\nBo,+38615550100\r\n",
+    )
+    .unwrap();
+    let output = run_import(&config, &file).await;
+    let report = stdout(&output);
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines[0], "imported 1, updated 0, rejected 1", "{report}");
+    assert!(
+        lines[1].starts_with("line 4: duplicate of line 2"),
+        "{report}"
+    );
 }

@@ -113,22 +113,25 @@ async fn import_csv(importer: &mut Importer<'_>, path: &Path) -> Result<(), Impo
             &"the header row is empty; the first row names the columns, such as `name,phone,email`",
         ));
     }
+    let mut lines = LineCounter::open(path).map_err(|e| read_error(&e))?;
     let mut record = csv::StringRecord::new();
     loop {
-        let line = reader.position().line() + 1;
+        let start = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => match error.kind() {
                 csv::ErrorKind::Io(_) => return Err(read_error(&error)),
                 _ => {
-                    let line = error.position().map_or(line, |p| p.line());
+                    let byte = error.position().map_or(start, csv::Position::byte);
+                    let line = lines.line_at(byte).map_err(|e| read_error(&e))?;
                     importer.reject(format!("line {line}"), format!("unreadable row: {error}"));
                     continue;
                 }
             },
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let byte = record.position().map_or(start, csv::Position::byte);
+        let line = lines.line_at(byte).map_err(|e| read_error(&e))?;
         let place = format!("line {line}");
         if record.iter().all(str::is_empty) {
             continue;
@@ -151,6 +154,57 @@ async fn import_csv(importer: &mut Importer<'_>, path: &Path) -> Result<(), Impo
         importer.add(place, cells).await?;
     }
     Ok(())
+}
+
+/// The physical line of a byte offset in a file, counted by reading the
+/// file once alongside the CSV reader. The csv crate's own line numbers
+/// skip blank lines and count CRLF files differently, so a report would
+/// point at the wrong row.
+struct LineCounter {
+    reader: std::io::BufReader<std::fs::File>,
+    offset: u64,
+    line: u64,
+}
+
+impl LineCounter {
+    fn open(path: &Path) -> std::io::Result<LineCounter> {
+        Ok(LineCounter {
+            reader: std::io::BufReader::new(std::fs::File::open(path)?),
+            offset: 0,
+            line: 1,
+        })
+    }
+
+    /// Returns the line of the record that starts at `byte`; offsets must
+    /// not decrease.
+    fn line_at(&mut self, byte: u64) -> std::io::Result<u64> {
+        use std::io::BufRead;
+        while self.offset < byte {
+            let buffer = self.reader.fill_buf()?;
+            if buffer.is_empty() {
+                break;
+            }
+            let wanted = usize::try_from(byte - self.offset).unwrap_or(usize::MAX);
+            let taken = buffer.len().min(wanted);
+            let chunk = buffer.get(..taken).unwrap_or_default();
+            self.line += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+            self.offset += taken as u64;
+            self.reader.consume(taken);
+        }
+        // The csv crate may place a record at the line ends before it
+        // (the `\n` of a CRLF, blank lines); the record starts after them.
+        loop {
+            let buffer = self.reader.fill_buf()?;
+            match buffer.first() {
+                Some(b'\n') => self.line += 1,
+                Some(b'\r') => {}
+                _ => break,
+            }
+            self.offset += 1;
+            self.reader.consume(1);
+        }
+        Ok(self.line)
+    }
 }
 
 async fn import_yaml(importer: &mut Importer<'_>, path: &Path) -> Result<(), ImportError> {
