@@ -24,7 +24,7 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use flowd::store::{CallQuery, CallRow, NewContact, OutboxQuery, Store};
+use flowd::store::{CallQuery, CallRow, NewContact, OutboxQuery, Store, TagSource};
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::future::Future;
@@ -364,6 +364,10 @@ http: 127.0.0.1:0
 outbox:
   backoff: 100ms
   max_backoff: 1s
+tagging:
+  rules:
+    - tag: cut-vip
+      when: {{ outcome: interrupted, vip: true }}
 ",
         prompts = prompts.display(),
         recordings = recordings.display(),
@@ -456,6 +460,15 @@ outbox:
             row.call_id
         );
         assert!(row.ended_at.is_some(), "{}", row.call_id);
+        // Tagging rules run for cut calls at the restart.
+        assert!(
+            row.tags
+                .iter()
+                .any(|tag| tag.tag == "cut-vip" && tag.source == TagSource::Rule),
+            "{}: {:?}",
+            row.call_id,
+            row.tags
+        );
         // What was known when flowd was killed stays on the record.
         assert_eq!(row.contact_id, Some(vip_id), "{}", row.call_id);
         assert!(row.answered_at.is_some(), "{}", row.call_id);

@@ -12,6 +12,67 @@ mod identity;
 pub mod journal;
 pub mod persist;
 pub mod record;
+/// Applies the tagging rules to calls cut by the last stop of flowd, from
+/// what their stored records know (outcome `interrupted`, path, contact).
+/// A failure is logged and leaves the calls untagged; it never stops flowd.
+async fn tag_interrupted(
+    store: &crate::store::Store,
+    call_ids: &[String],
+    rules: &[crate::config::TagRule],
+) {
+    if rules.is_empty() {
+        return;
+    }
+    for call_id in call_ids {
+        let row = match store.call(call_id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%call_id, %error, "cannot read an interrupted call to apply tagging rules");
+                continue;
+            }
+        };
+        let vip = match row.contact_id {
+            Some(id) => match store.contact(id).await {
+                Ok(contact) => contact.is_some_and(|c| c.vip),
+                Err(error) => {
+                    tracing::warn!(%call_id, %error, "cannot read an interrupted call's contact for tagging rules");
+                    false
+                }
+            },
+            None => false,
+        };
+        let choices: Vec<&str> = row
+            .path
+            .iter()
+            .filter(|step| step.kind == "menu")
+            .map(|step| step.value.as_str())
+            .collect();
+        let facts = record::RuleFacts {
+            outcome: row.outcome.as_deref().unwrap_or("interrupted"),
+            wait_ms: u64::try_from(row.wait_ms).unwrap_or(0),
+            talk_ms: u64::try_from(row.talk_ms).unwrap_or(0),
+            menu_choices: &choices,
+            known_contact: row.contact_id.is_some(),
+            vip,
+        };
+        let tags: Vec<String> = rules
+            .iter()
+            .filter(|rule| facts.matches(&rule.when))
+            .map(|rule| rule.tag.clone())
+            .collect();
+        if tags.is_empty() {
+            continue;
+        }
+        if let Err(error) = store
+            .add_call_tags(call_id, &tags, crate::store::TagSource::Rule)
+            .await
+        {
+            tracing::warn!(%call_id, %error, "cannot tag an interrupted call");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -297,6 +358,7 @@ impl Server {
                         call_ids = ?interrupted,
                         "calls cut by the last stop of flowd marked interrupted"
                     );
+                    tag_interrupted(store, &interrupted, &config.tagging).await;
                 }
                 Some(journal)
             }

@@ -341,47 +341,21 @@ impl CallLog {
 
     /// Returns whether every condition holds for this call.
     pub fn matches(&self, condition: &TagCondition) -> bool {
-        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        if !condition.outcomes.is_empty() && !condition.outcomes.contains(&self.outcome) {
-            return false;
+        let choices: Vec<&str> = self
+            .path
+            .iter()
+            .filter(|step| step.kind == "menu")
+            .map(|step| step.value.as_str())
+            .collect();
+        RuleFacts {
+            outcome: &self.outcome,
+            wait_ms: self.wait_ms,
+            talk_ms: self.talk_ms,
+            menu_choices: &choices,
+            known_contact: self.known_contact,
+            vip: self.vip,
         }
-        if condition
-            .wait_over
-            .is_some_and(|d| self.wait_ms <= millis(d))
-        {
-            return false;
-        }
-        if condition
-            .wait_under
-            .is_some_and(|d| self.wait_ms >= millis(d))
-        {
-            return false;
-        }
-        if condition
-            .talk_over
-            .is_some_and(|d| self.talk_ms <= millis(d))
-        {
-            return false;
-        }
-        if let Some(choice) = &condition.path_contains {
-            let chosen = self
-                .path
-                .iter()
-                .any(|step| step.kind == "menu" && step.value == *choice);
-            if !chosen {
-                return false;
-            }
-        }
-        if condition
-            .known_contact
-            .is_some_and(|known| known != self.known_contact)
-        {
-            return false;
-        }
-        if condition.vip.is_some_and(|vip| vip != self.vip) {
-            return false;
-        }
-        true
+        .matches(condition)
     }
 
     /// Returns the JSON of the record: the body of webhooks and of the
@@ -465,6 +439,67 @@ pub fn notify_body(template: Option<&str>, message: &str) -> String {
         message.to_string()
     };
     template.replace("{message}", &replacement)
+}
+
+/// What tagging rules test about a call, taken from a live call or from a
+/// stored record.
+#[derive(Clone, Copy, Debug)]
+pub struct RuleFacts<'a> {
+    /// The outcome name.
+    pub outcome: &'a str,
+    /// Milliseconds waited in queues.
+    pub wait_ms: u64,
+    /// Milliseconds talked to agents.
+    pub talk_ms: u64,
+    /// The keys chosen in menus, in order.
+    pub menu_choices: &'a [&'a str],
+    /// Whether a lookup found the caller.
+    pub known_contact: bool,
+    /// Whether the contact found is a VIP.
+    pub vip: bool,
+}
+
+impl RuleFacts<'_> {
+    /// Returns whether every condition holds.
+    pub fn matches(&self, condition: &TagCondition) -> bool {
+        let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        if !condition.outcomes.is_empty() && !condition.outcomes.iter().any(|o| o == self.outcome) {
+            return false;
+        }
+        if condition
+            .wait_over
+            .is_some_and(|d| self.wait_ms <= millis(d))
+        {
+            return false;
+        }
+        if condition
+            .wait_under
+            .is_some_and(|d| self.wait_ms >= millis(d))
+        {
+            return false;
+        }
+        if condition
+            .talk_over
+            .is_some_and(|d| self.talk_ms <= millis(d))
+        {
+            return false;
+        }
+        if let Some(choice) = &condition.path_contains
+            && !self.menu_choices.contains(&choice.as_str())
+        {
+            return false;
+        }
+        if condition
+            .known_contact
+            .is_some_and(|known| known != self.known_contact)
+        {
+            return false;
+        }
+        if condition.vip.is_some_and(|vip| vip != self.vip) {
+            return false;
+        }
+        true
+    }
 }
 
 #[cfg(test)]
