@@ -150,6 +150,21 @@ fn load_config(path: Option<&Path>) -> Result<RuntimeConfig, String> {
     config::parse(&text, &path.display().to_string(), folder).map_err(|e| e.to_string())
 }
 
+/// Checks at start that recordings can be written, so a wrong folder stops
+/// flowd with its name instead of failing every recorded call later.
+fn check_recordings_folder(folder: &Path) -> Result<(), String> {
+    let failed = |error: std::io::Error| {
+        format!(
+            "cannot write recordings to `{}` (`recordings` in tok.yaml): {error}; create the folder or name a writable one",
+            folder.display()
+        )
+    };
+    std::fs::create_dir_all(folder).map_err(failed)?;
+    let probe = folder.join(format!(".flowd-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(failed)?;
+    std::fs::remove_file(&probe).map_err(failed)
+}
+
 async fn serve(
     config: RuntimeConfig,
     config_path: Option<PathBuf>,
@@ -171,6 +186,7 @@ async fn serve(
             )
         })?;
     let schema = CrmSchema::load(config_path.as_deref())?;
+    check_recordings_folder(&config.recordings)?;
     let store = open_store(&config).await?;
     // The deliverer sends the follow-ups that calls write with their
     // records, including those a previous run left pending.

@@ -122,3 +122,24 @@ fn start_logs_each_listener() {
     assert!(log.contains("22500-22519"), "{log}");
     assert!(log.contains("listening for HTTP"), "{log}");
 }
+
+#[test]
+fn unwritable_recordings_stop_start() {
+    let flow = "flow demo answers \"+38615550111\"\non call {\n  hangup\n}\n";
+    let config = format!("{CONFIG}http: 127.0.0.1:0\n");
+    let folder = project("recordings", &config, &[("demo.flow", flow)]);
+    // A file where the folder should be: no user can create it.
+    let blocker = folder.join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let text = std::fs::read_to_string(folder.join("tok.yaml")).unwrap();
+    let recordings = format!("recordings: \"{}/recordings\"", folder.display());
+    let text = text.replace(
+        &recordings,
+        &format!("recordings: \"{}\"", blocker.join("inside").display()),
+    );
+    std::fs::write(folder.join("tok.yaml"), text).unwrap();
+    let (code, stderr) = run_flowd(&folder.join("tok.yaml"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("`recordings`"), "{stderr}");
+    assert!(stderr.contains("blocker"), "{stderr}");
+}
