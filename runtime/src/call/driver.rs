@@ -250,7 +250,7 @@ async fn finish_record(
         caller_leg.ended_at = Some(ended_at);
     }
     log.apply_rules(&shared.tagging);
-    tracing::info!(
+    tracing::debug!(
         outcome = %log.outcome,
         ended_by = %log.ended_by,
         tags = log.tags.len(),

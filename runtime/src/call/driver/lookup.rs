@@ -148,7 +148,7 @@ impl Leg {
         for key in self.held_keys.drain(..) {
             let _ = self.media.key(key);
         }
-        tracing::info!(
+        tracing::debug!(
             source,
             result = lookup_result(&reply),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -172,7 +172,7 @@ impl Leg {
         };
         let numbers = e164_candidates(key, self.shared.flows.country_code());
         if numbers.is_empty() {
-            tracing::info!("the lookup key is not a phone number; no contact");
+            tracing::debug!("the lookup key is not a phone number; no contact");
             return Reply::Missing;
         }
         let reuse = self

@@ -40,7 +40,7 @@ impl CallRecording {
         if let Some(path) = &self.path {
             match std::fs::remove_file(path) {
                 Ok(()) => {
-                    tracing::info!(path = %path.display(), "recording deleted as the flow asked")
+                    tracing::debug!(path = %path.display(), "recording deleted as the flow asked")
                 }
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(error) => {
@@ -107,7 +107,7 @@ impl Leg {
         if self.media.record_call(path.clone()).is_err() {
             return;
         }
-        tracing::info!(path = %path.display(), "recording the call");
+        tracing::debug!(path = %path.display(), "recording the call");
         self.recording.path = Some(path);
         self.recording.relative = Some(relative);
         self.recording.running = true;
@@ -143,11 +143,11 @@ impl Leg {
                 if let Some(thanks) = thanks
                     && let Reply::HungUp = self.play(&[thanks.to_string()], language, false).await
                 {
-                    tracing::info!(rating, "the caller hung up during the thanks");
+                    tracing::debug!(rating, "the caller hung up during the thanks");
                 }
                 return Reply::Rating(Some(rating));
             }
-            tracing::info!(?key, "survey answer not 1-5; asking again");
+            tracing::debug!(?key, "survey answer not 1-5; asking again");
         }
         Reply::Rating(None)
     }
