@@ -13,8 +13,8 @@ pub mod journal;
 pub mod persist;
 pub mod record;
 /// Applies the tagging rules to calls cut by the last stop of flowd, from
-/// what their stored records know (outcome `interrupted`, path, contact).
-/// A failure is logged and leaves the calls untagged; it never stops flowd.
+/// their stored records (outcome `interrupted`, path, contact). A failure
+/// is logged and leaves the call untagged, so it never stops flowd.
 async fn tag_interrupted(
     store: &crate::store::Store,
     call_ids: &[String],

@@ -90,10 +90,10 @@ impl Sink<JournalEntry> for Store {
         if !error.is_unavailable() || self.ping().await.is_err() {
             return Err(write_error(&error));
         }
-        // The database answers, so the failure may belong to this entry
-        // (PostgreSQL rejects a NUL in text, for one), which no retry
-        // fixes. A second failure while the database still answers
-        // rejects the entry, so it cannot hold up the records after it.
+        // The database is reachable, so the failure may belong to this
+        // entry (PostgreSQL rejects a NUL in text, for one), and no retry
+        // fixes that. A second failure while the database is still
+        // reachable rejects the entry, so it cannot hold up later records.
         let again = match write_entry(self, entry).await {
             Ok(()) => return Ok(()),
             Err(again) => again,
@@ -101,7 +101,7 @@ impl Sink<JournalEntry> for Store {
         if self.ping().await.is_err() {
             return Err(write_error(&again));
         }
-        tracing::warn!(call_id = entry.call_id(), error = %again, "the database answers but fails this call record twice; it is rejected");
+        tracing::warn!(call_id = entry.call_id(), error = %again, "the database is reachable but rejected this call record twice; moving it to the rejected file");
         Err(WriteError {
             unavailable: false,
             message: again.to_string(),

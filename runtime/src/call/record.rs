@@ -441,8 +441,8 @@ pub fn notify_body(template: Option<&str>, message: &str) -> String {
     template.replace("{message}", &replacement)
 }
 
-/// What tagging rules test about a call, taken from a live call or from a
-/// stored record.
+/// The facts of a call that tagging rules test, taken from a live call or
+/// from a stored record.
 #[derive(Clone, Copy, Debug)]
 pub struct RuleFacts<'a> {
     /// The outcome name.
@@ -463,6 +463,7 @@ impl RuleFacts<'_> {
     /// Returns whether every condition holds.
     pub fn matches(&self, condition: &TagCondition) -> bool {
         let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+
         if !condition.outcomes.is_empty() && !condition.outcomes.iter().any(|o| o == self.outcome) {
             return false;
         }
@@ -484,6 +485,7 @@ impl RuleFacts<'_> {
         {
             return false;
         }
+
         if let Some(choice) = &condition.path_contains
             && !self.menu_choices.contains(&choice.as_str())
         {
