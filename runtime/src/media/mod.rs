@@ -1,5 +1,5 @@
 //! Media of a call: SDP offer/answer, RTP, G.711, RFC 4733 events, prompt
-//! playback and recording.
+//! playback, spoken numbers and recording.
 
 pub mod dtmf;
 pub mod g711;
@@ -7,5 +7,6 @@ pub mod ports;
 pub mod prompt;
 pub mod record;
 pub mod rtp;
+pub mod say;
 pub mod sdp;
 pub mod session;
