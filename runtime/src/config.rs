@@ -1,11 +1,21 @@
 //! The runtime sections of `tok.yaml`: where flowd listens and keeps its
-//! data. Every value has a default, so flowd runs with no file at all and
+//! data, how agents' phones register, and where calls may be transferred.
+//! Every value has a default, so flowd runs with no file at all and
 //! serves `./flows` on 127.0.0.1. The sections `flowc` reads (numbers,
 //! prompts, hooks ...) are skipped here.
+
+mod agents;
+mod transfer;
+
+pub use agents::{
+    AgentsConfig, CallbacksConfig, FeatureCodes, NoAnswerState, QueuesConfig, RegistrarConfig,
+};
+pub use transfer::{Destination, TransferDenied, TransferPolicy, Trunk};
 
 use crate::sip::transport::Transport;
 use flowc::number::CountryCode;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -83,6 +93,18 @@ pub struct RuntimeConfig {
     /// The environment variable holding the API's bearer token
     /// (`api.token_env`); the token itself is never in the file.
     pub api_token_env: String,
+    /// Digest authentication and registration limits for agents' phones.
+    pub registrar: RegistrarConfig,
+    /// Ring timeout, no-answer handling and feature codes of agents.
+    pub agents: AgentsConfig,
+    /// Carriers and SBCs that numbers are called through, by name.
+    pub trunks: BTreeMap<String, Trunk>,
+    /// The destinations transfers and callbacks may reach.
+    pub transfer: TransferPolicy,
+    /// Calling back customers who kept their place in a queue.
+    pub callbacks: CallbacksConfig,
+    /// Queue defaults.
+    pub queues: QueuesConfig,
 }
 
 /// The `outbox` section: how webhooks, notifications and tagger requests
@@ -129,6 +151,11 @@ struct File {
     outbox: OutboxSection,
     tagging: TaggingSection,
     api: ApiSection,
+    agents: agents::AgentsSection,
+    trunks: BTreeMap<String, transfer::TrunkText>,
+    transfer: transfer::TransferSection,
+    callbacks: agents::CallbacksSection,
+    queues: agents::QueuesSection,
 }
 
 /// The `tagging` section.
@@ -243,6 +270,12 @@ struct SipSection {
     force_rport: Option<bool>,
     t1: Option<String>,
     ring: Option<String>,
+    realm: Option<String>,
+    auth_failures: Option<YamlScalar>,
+    auth_window: Option<String>,
+    auth_block: Option<String>,
+    min_expires: Option<YamlScalar>,
+    max_expires: Option<YamlScalar>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,6 +351,12 @@ pub fn defaults(flows: PathBuf) -> RuntimeConfig {
             ring: Duration::ZERO,
             outbox: OutboxConfig::default(),
             api_token_env: String::from(DEFAULT_API_TOKEN_ENV),
+            registrar: RegistrarConfig::default(),
+            agents: AgentsConfig::default(),
+            trunks: BTreeMap::new(),
+            transfer: TransferPolicy::default(),
+            callbacks: CallbacksConfig::default(),
+            queues: QueuesConfig::default(),
         },
     }
 }
@@ -331,7 +370,17 @@ const DEFAULT_RTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// no RTP at all while holding, so only a much longer silence ends it.
 const DEFAULT_RTP_HOLD_TIMEOUT: Duration = Duration::from_secs(3600);
 
-fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
+fn build(mut file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
+    let registrar = agents::build_registrar(agents::RegistrarText {
+        realm: file.sip.realm.take(),
+        auth_failures: file.sip.auth_failures.take(),
+        auth_window: file.sip.auth_window.take(),
+        auth_block: file.sip.auth_block.take(),
+        min_expires: file.sip.min_expires.take(),
+        max_expires: file.sip.max_expires.take(),
+    })?;
+    let agents = agents::build_agents(std::mem::take(&mut file.agents))?;
+    let queues = agents::build_queues(std::mem::take(&mut file.queues))?;
     let listen_texts = file
         .sip
         .listen
@@ -477,6 +526,12 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
             "write the name of an environment variable such as `TOK_API_TOKEN`, not the token itself",
         ));
     }
+    let trunks = transfer::build_trunks(std::mem::take(&mut file.trunks), country_code)?;
+    let transfer = transfer::build_transfer(file.transfer, &trunks, country_code)?;
+    let mut callbacks_section = file.callbacks;
+    let callbacks_trunk =
+        transfer::resolve_trunk("callbacks.trunk", callbacks_section.trunk.take(), &trunks)?;
+    let callbacks = agents::build_callbacks(callbacks_section, callbacks_trunk)?;
     Ok(RuntimeConfig {
         listen,
         trusted,
@@ -499,6 +554,12 @@ fn build(file: File, folder: PathBuf) -> Result<RuntimeConfig, ConfigError> {
         ring,
         outbox,
         api_token_env,
+        registrar,
+        agents,
+        trunks,
+        transfer,
+        callbacks,
+        queues,
     })
 }
 
@@ -1031,5 +1092,285 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(message.contains("`sip.ring`"), "{message}");
+    }
+
+    /// Returns the error message of a config text, or an empty string when
+    /// it parses.
+    fn error_of(text: &str) -> String {
+        parse_text(text)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn contact_center_defaults() {
+        let config = parse_text("")
+            .ok()
+            .unwrap_or_else(|| defaults(PathBuf::new()));
+        assert_eq!(config.registrar, RegistrarConfig::default());
+        assert_eq!(config.registrar.realm, "tok");
+        assert_eq!(config.registrar.auth_failures, 5);
+        assert_eq!(config.registrar.auth_window, Duration::from_secs(60));
+        assert_eq!(config.registrar.auth_block, Duration::from_secs(60));
+        assert_eq!(config.registrar.min_expires, 60);
+        assert_eq!(config.registrar.max_expires, 3600);
+        assert_eq!(config.agents.ring_timeout, Duration::from_secs(15));
+        assert_eq!(config.agents.no_answer_state, NoAnswerState::Paused);
+        assert_eq!(config.agents.no_answer_reason, "no answer");
+        assert_eq!(config.agents.feature_codes.pause, "*51");
+        assert_eq!(config.agents.feature_codes.ready, "*52");
+        assert_eq!(config.agents.feature_codes.login, "*50");
+        assert_eq!(config.agents.feature_codes.logout, "*59");
+        assert!(config.trunks.is_empty());
+        assert!(config.transfer.denies_all());
+        assert_eq!(config.callbacks.trunk, None);
+        assert_eq!(config.callbacks.attempts, 3);
+        assert_eq!(config.callbacks.retry, Duration::from_secs(120));
+        assert_eq!(config.callbacks.ring_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.queues.average_handle_default,
+            Duration::from_secs(180)
+        );
+        assert_eq!(defaults(PathBuf::new()).agents, AgentsConfig::default());
+    }
+
+    #[test]
+    fn contact_center_values_parse() {
+        let text = r##"
+country_code: 386
+sip:
+  realm: example.com
+  auth_failures: 3
+  auth_window: 2m
+  auth_block: 10m
+  min_expires: 30
+  max_expires: 600
+agents:
+  ring_timeout: 20s
+  no_answer_state: ready
+  feature_codes: { pause: "*41", ready: "#42", login: "*40", logout: "*49" }
+trunks:
+  carrier:
+    uri: "sip:127.0.0.1:5070"
+    from: "+386 1 555 0100"
+    transport: tcp
+  backup:
+    uri: "sip:sbc.example.com"
+transfer:
+  allow: ["+3861*", "sip:*@pbx.example.com"]
+  trunk: carrier
+callbacks:
+  trunk: backup
+  attempts: 5
+  retry: 90s
+  ring_timeout: 25s
+queues:
+  average_handle_default: 4m
+"##;
+        let config = parse_text(text);
+        assert!(config.is_ok(), "{config:?}");
+        let config = config.ok().unwrap_or_else(|| defaults(PathBuf::new()));
+        assert_eq!(
+            config.registrar,
+            RegistrarConfig {
+                realm: String::from("example.com"),
+                auth_failures: 3,
+                auth_window: Duration::from_secs(120),
+                auth_block: Duration::from_secs(600),
+                min_expires: 30,
+                max_expires: 600,
+            }
+        );
+        assert_eq!(config.agents.ring_timeout, Duration::from_secs(20));
+        assert_eq!(config.agents.no_answer_state, NoAnswerState::Ready);
+        assert_eq!(config.agents.feature_codes.ready, "#42");
+        let carrier = config.trunks.get("carrier");
+        assert_eq!(
+            carrier.map(Trunk::host_port).as_deref(),
+            Some("127.0.0.1:5070")
+        );
+        assert_eq!(carrier.map(|t| t.transport), Some(Transport::Tcp));
+        assert_eq!(
+            carrier.and_then(|t| t.from.as_deref()),
+            Some("+38615550100")
+        );
+        let backup = config.trunks.get("backup");
+        assert_eq!(
+            backup.map(Trunk::host_port).as_deref(),
+            Some("sbc.example.com:5060")
+        );
+        assert_eq!(config.transfer.trunk(), Some("carrier"));
+        let destination = config.transfer.check("015550100", config.country_code);
+        assert_eq!(
+            destination.map(|d| d.uri).ok().as_deref(),
+            Some("sip:+38615550100@127.0.0.1:5070;user=phone;transport=tcp")
+        );
+        assert_eq!(
+            config.callbacks,
+            CallbacksConfig {
+                trunk: Some(String::from("backup")),
+                attempts: 5,
+                retry: Duration::from_secs(90),
+                ring_timeout: Duration::from_secs(25),
+            }
+        );
+        assert_eq!(
+            config.queues.average_handle_default,
+            Duration::from_secs(240)
+        );
+    }
+
+    #[test]
+    fn only_trunk_is_the_default() {
+        let text = "trunks:\n  carrier:\n    uri: \"sip:127.0.0.1:5070\"\ntransfer:\n  allow: [\"+3861*\"]\n";
+        let config = parse_text(text);
+        assert_eq!(
+            config.as_ref().map(|c| c.transfer.trunk()).ok().flatten(),
+            Some("carrier")
+        );
+        assert_eq!(
+            config.ok().and_then(|c| c.callbacks.trunk).as_deref(),
+            Some("carrier")
+        );
+    }
+
+    #[test]
+    fn invalid_contact_center_values_name_key() {
+        let cases = [
+            ("sip:\n  realm: 'a\"b'\n", "`sip.realm`", "a\"b"),
+            ("sip:\n  realm: \"\"\n", "`sip.realm`", "``"),
+            ("sip:\n  auth_failures: 0\n", "`sip.auth_failures`", "`0`"),
+            ("sip:\n  auth_window: 0s\n", "`sip.auth_window`", "`0s`"),
+            ("sip:\n  auth_block: later\n", "`sip.auth_block`", "`later`"),
+            ("sip:\n  min_expires: 0\n", "`sip.min_expires`", "`0`"),
+            (
+                "sip:\n  max_expires: 90000\n",
+                "`sip.max_expires`",
+                "`90000`",
+            ),
+            (
+                "sip:\n  min_expires: 600\n  max_expires: 300\n",
+                "`sip.max_expires`",
+                "`300`",
+            ),
+            (
+                "agents:\n  ring_timeout: 0s\n",
+                "`agents.ring_timeout`",
+                "`0s`",
+            ),
+            (
+                "agents:\n  ring_timeout: 1h\n",
+                "`agents.ring_timeout`",
+                "`1h`",
+            ),
+            (
+                "agents:\n  no_answer_state: away\n",
+                "`agents.no_answer_state`",
+                "`away`",
+            ),
+            (
+                "agents:\n  no_answer_reason: \" \"\n",
+                "`agents.no_answer_reason`",
+                "``",
+            ),
+            (
+                "agents:\n  feature_codes: { pause: 51 }\n",
+                "`agents.feature_codes.pause`",
+                "`51`",
+            ),
+            (
+                "agents:\n  feature_codes: { ready: \"*5a\" }\n",
+                "`agents.feature_codes.ready`",
+                "`*5a`",
+            ),
+            (
+                "agents:\n  feature_codes: { login: \"*\" }\n",
+                "`agents.feature_codes.login`",
+                "`*`",
+            ),
+            (
+                "agents:\n  feature_codes: { logout: \"*51\" }\n",
+                "`agents.feature_codes.logout`",
+                "`pause` has the same code",
+            ),
+            (
+                "trunks:\n  carrier:\n    uri: \"sip:user@127.0.0.1\"\n",
+                "`trunks.carrier.uri`",
+                "`sip:user@127.0.0.1`",
+            ),
+            (
+                "trunks:\n  carrier:\n    uri: \"http://127.0.0.1\"\n",
+                "`trunks.carrier.uri`",
+                "`http://127.0.0.1`",
+            ),
+            (
+                "trunks:\n  carrier:\n    uri: \"sip:127.0.0.1;maddr=1.2.3.4\"\n",
+                "`trunks.carrier.uri`",
+                "maddr",
+            ),
+            (
+                "trunks:\n  carrier:\n    uri: \"sip:127.0.0.1\"\n    transport: tls\n",
+                "`trunks.carrier.transport`",
+                "`tls`",
+            ),
+            (
+                "trunks:\n  carrier:\n    uri: \"sip:127.0.0.1\"\n    from: anonymous\n",
+                "`trunks.carrier.from`",
+                "`anonymous`",
+            ),
+            (
+                "trunks:\n  \"my trunk\":\n    uri: \"sip:127.0.0.1\"\n",
+                "`trunks`",
+                "`my trunk`",
+            ),
+            (
+                "transfer:\n  allow: [\"+3861*\"]\n",
+                "`transfer.trunk`",
+                "declare one under `trunks`",
+            ),
+            (
+                "trunks:\n  a: { uri: \"sip:127.0.0.1\" }\ntransfer:\n  trunk: b\n",
+                "`transfer.trunk`",
+                "write one of `a`",
+            ),
+            ("callbacks:\n  trunk: none\n", "`callbacks.trunk`", "`none`"),
+            ("callbacks:\n  attempts: 0\n", "`callbacks.attempts`", "`0`"),
+            (
+                "callbacks:\n  attempts: 21\n",
+                "`callbacks.attempts`",
+                "`21`",
+            ),
+            ("callbacks:\n  retry: 0s\n", "`callbacks.retry`", "`0s`"),
+            (
+                "callbacks:\n  ring_timeout: soon\n",
+                "`callbacks.ring_timeout`",
+                "`soon`",
+            ),
+            (
+                "queues:\n  average_handle_default: 0s\n",
+                "`queues.average_handle_default`",
+                "`0s`",
+            ),
+        ];
+        for (text, key, value) in cases {
+            let message = error_of(text);
+            assert!(message.contains(key), "{text}: {message}");
+            assert!(message.contains(value), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn unknown_contact_center_keys_rejected() {
+        for text in [
+            "agents:\n  ring_timout: 15s\n",
+            "agents:\n  feature_codes: { break: \"*53\" }\n",
+            "trunks:\n  carrier: { uri: \"sip:127.0.0.1\", port: 5060 }\n",
+            "transfer:\n  deny: []\n",
+            "callbacks:\n  retries: 3\n",
+            "queues:\n  average_handle: 3m\n",
+        ] {
+            assert!(parse_text(text).is_err(), "{text}");
+        }
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 type SectionReader = fn(&mut Reader, &Entry, &mut Config);
 
 /// Every top-level key, in reading order, with its reader.
-pub const SECTIONS: [(&str, SectionReader); 19] = [
+pub const SECTIONS: [(&str, SectionReader); 24] = [
     ("country_code", read_country_code),
     ("numbers", read_numbers),
     ("languages", read_languages),
@@ -39,6 +39,11 @@ pub const SECTIONS: [(&str, SectionReader); 19] = [
     ("spool", read_runtime_section),
     ("tagging", read_runtime_section),
     ("api", read_runtime_section),
+    ("agents", read_runtime_section),
+    ("trunks", read_runtime_section),
+    ("transfer", read_runtime_section),
+    ("callbacks", read_runtime_section),
+    ("queues", read_runtime_section),
 ];
 
 /// Accepts a section that only the runtime reads: `flowd` validates it

@@ -529,7 +529,7 @@ fn unknown_key_lists_valid_keys() {
         "F0502 `folder`: unknown key `folder` in `prompts` | the keys of `prompts` are `dir`"
     );
     let got = only("telephony: { port: 5060 }\n");
-    assert!(got.ends_with("the top-level keys are `country_code`, `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`, `outbox`, `spool`, `tagging`, `api`"), "{got}");
+    assert!(got.ends_with("the top-level keys are `country_code`, `numbers`, `languages`, `default_language`, `prompts`, `skills`, `crm`, `hooks`, `sip`, `rtp`, `flows`, `database`, `recordings`, `http`, `shutdown`, `outbox`, `spool`, `tagging`, `api`, `agents`, `trunks`, `transfer`, `callbacks`, `queues`"), "{got}");
 }
 
 #[test]
@@ -627,4 +627,25 @@ proptest! {
     fn yaml_like_text_never_panics(text in "([a-z_:{}\\[\\],\\-\"'&*!|>#? ]|\n  ){0,120}") {
         let _ = load(&text);
     }
+}
+
+#[test]
+fn contact_center_sections_accepted() {
+    let text = r##"sip:
+  realm: tok
+  auth_failures: 5
+agents:
+  ring_timeout: 15s
+  feature_codes: { pause: "*51" }
+trunks:
+  carrier: { uri: "sip:127.0.0.1:5070", transport: udp }
+transfer:
+  allow: ["+3861*", "sip:*@pbx.example.com"]
+  trunk: carrier
+callbacks:
+  attempts: 3
+queues:
+  average_handle_default: 3m
+"##;
+    assert_eq!(summaries(text), Vec::<String>::new());
 }

@@ -135,7 +135,12 @@ pub fn number(language: &str, n: u64, gender: Gender) -> Vec<String> {
     if millions > 0 {
         // "milijon" alone for one million, as "tisoč" for one thousand.
         if !(rules == Rules::Slovenian && millions == 1) {
-            group(rules, millions, Agreement::Noun(Gender::Masculine), &mut prompts);
+            group(
+                rules,
+                millions,
+                Agreement::Noun(Gender::Masculine),
+                &mut prompts,
+            );
         }
         let category = plural_category(language, millions);
         prompts.push(format!("num-million-{}", category.suffix()));

@@ -208,7 +208,11 @@ fn position_counts_callers_ahead() {
         ("sl", 5, "ahead-intro-few num-4-m callers-ahead-few"),
         ("sl", 6, "ahead-intro-other num-5 callers-ahead-other"),
         ("sl", 13, "ahead-intro-other num-12 callers-ahead-other"),
-        ("sl", 102, "ahead-intro-one num-100 num-1-m callers-ahead-one"),
+        (
+            "sl",
+            102,
+            "ahead-intro-one num-100 num-1-m callers-ahead-one",
+        ),
     ];
     for (language, place, expected) in cases {
         assert_eq!(
@@ -233,7 +237,11 @@ fn wait_rounds_up_to_minutes() {
         ("sl", 300_000, "wait-intro num-5 minute-other"),
     ];
     for (language, wait_ms, expected) in cases {
-        assert_eq!(joined(&wait(language, wait_ms)), expected, "{language} {wait_ms}");
+        assert_eq!(
+            joined(&wait(language, wait_ms)),
+            expected,
+            "{language} {wait_ms}"
+        );
     }
 }
 
@@ -264,7 +272,10 @@ fn huge_wait_does_not_overflow() {
     assert_eq!(prompts.first().map(String::as_str), Some(WAIT_INTRO));
     assert_eq!(prompts.last().map(String::as_str), Some("minute-other"));
     let prompts = position("en", usize::MAX);
-    assert_eq!(prompts.last().map(String::as_str), Some("callers-ahead-other"));
+    assert_eq!(
+        prompts.last().map(String::as_str),
+        Some("callers-ahead-other")
+    );
 }
 
 #[test]
