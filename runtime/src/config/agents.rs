@@ -10,7 +10,7 @@ use std::time::Duration;
 /// (`sip.realm`, `sip.auth_*`, `sip.min_expires`, `sip.max_expires`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegistrarConfig {
-    /// The digest realm of 401 challenges; stored HA1 hashes depend on it.
+    /// The digest realm of 401 challenges. Stored HA1 hashes depend on it.
     pub realm: String,
     /// Failed authentications from one source address within
     /// `auth_window` that block the address.
@@ -19,10 +19,10 @@ pub struct RegistrarConfig {
     pub auth_window: Duration,
     /// How long a blocked address gets 403 without a check.
     pub auth_block: Duration,
-    /// Shortest registration accepted, in seconds; shorter requests get
+    /// Shortest registration accepted, in seconds. Shorter requests get
     /// 423 Interval Too Brief with this value in Min-Expires.
     pub min_expires: u32,
-    /// Longest registration granted, in seconds; longer requests are cut
+    /// Longest registration granted, in seconds. Longer requests are cut
     /// to this value.
     pub max_expires: u32,
 }
@@ -119,8 +119,8 @@ impl Default for FeatureCodes {
 /// The `callbacks` section: calling back customers who kept their place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallbacksConfig {
-    /// The trunk of `trunks` callbacks go out through; `None` when no
-    /// trunk is declared, and then no callback can be offered.
+    /// The trunk of `trunks` callbacks go out through, or `None` when no
+    /// trunk is declared and callbacks cannot be placed.
     pub trunk: Option<String>,
     /// Calls to the customer before the callback is given up.
     pub attempts: u32,

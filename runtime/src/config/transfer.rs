@@ -45,13 +45,13 @@ impl Trunk {
     }
 }
 
-/// Where an allowed transfer or callback goes.
+/// The target of an allowed transfer or callback.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Destination {
     /// The Request-URI to send the INVITE to.
     pub uri: String,
-    /// The trunk of `trunks` for a number; `None` for a SIP URI, which is
-    /// sent to its own host.
+    /// The trunk of `trunks` for a number, or `None` for a SIP URI, which
+    /// is sent to its own host.
     pub trunk: Option<String>,
 }
 
@@ -61,7 +61,7 @@ pub struct Destination {
 pub struct TransferDenied {
     /// The destination as the flow gave it.
     pub target: String,
-    /// Why it was denied.
+    /// The reason for the denial.
     pub reason: String,
 }
 
@@ -103,8 +103,8 @@ impl TransferPolicy {
     /// Checks a destination against `transfer.allow` and returns where to
     /// send the call. A number in any spelling `flowc::number::normalise`
     /// reads as E.164 (`+386...`, `00386...`, national with `country`) is
-    /// matched in E.164 form and sent through `transfer.trunk`; a `sip:`
-    /// URI is matched by user and host. `*` and `#`, URI parameters and
+    /// matched in E.164 form and sent through `transfer.trunk`. A `sip:`
+    /// URI is matched by user, host and port. `*` and `#`, URI parameters and
     /// headers, and numbers that are not unambiguous E.164 are denied.
     pub fn check(
         &self,

@@ -7,7 +7,7 @@
 //! of "million". Nouns after a number take the form of the number's CLDR
 //! plural category (`minute-one`, `minute-two`, `minute-few`,
 //! `minute-other`). Slovenian uses all four categories by `n % 100` and
-//! agrees 1 to 4 with the noun's gender; English uses `one` and `other`.
+//! agrees 1 to 4 with the noun's gender, while English uses `one` and `other`.
 //! Any other language is spoken with the English rules from its own
 //! recordings of the same prompt names. `docs/announcements.md` lists the
 //! phrases and their prompts.
@@ -27,7 +27,7 @@ pub enum Gender {
 /// The CLDR plural category of a count, which picks a noun's form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PluralCategory {
-    /// Slovenian `n % 100 == 1`; English `n == 1`.
+    /// Slovenian `n % 100 == 1`, English `n == 1`.
     One,
     /// Slovenian `n % 100 == 2`.
     Two,
@@ -206,8 +206,8 @@ fn count(language: &str, n: u64, gender: Gender, noun: &str) -> Vec<String> {
     prompts
 }
 
-/// Returns the prompts of "N minutes": "1 minute", "2 minutes"; Slovenian
-/// "ena minuta", "dve minuti", "tri minute", "pet minut".
+/// Returns the prompts of "N minutes": "1 minute", "2 minutes", and in
+/// Slovenian "ena minuta", "dve minuti", "tri minute", "pet minut".
 pub fn minutes(language: &str, n: u64) -> Vec<String> {
     count(language, n, Gender::Feminine, "minute")
 }
@@ -215,6 +215,7 @@ pub fn minutes(language: &str, n: u64) -> Vec<String> {
 /// Returns the prompts that tell a caller at 1-based `position` how many
 /// callers are ahead: "There are 2 callers ahead of you", "Pred vami sta
 /// dva klicatelja". Position 1 (and 0) is [`QUEUE_NEXT`].
+// TODO: flowc's `check::prompts::POSITION_PROMPTS` still names `position-intro`; list these prompts there.
 pub fn position(language: &str, position: usize) -> Vec<String> {
     let ahead = u64::try_from(position.saturating_sub(1)).unwrap_or(u64::MAX);
     if ahead == 0 {
@@ -257,7 +258,7 @@ pub fn wait_announcement(
 }
 
 /// Returns the prompts that read a phone number digit by digit, such as a
-/// callback number to confirm. `+` is [`PLUS`]; separators and other
+/// callback number to confirm. `+` is [`PLUS`], and separators and other
 /// characters are skipped.
 pub fn phone_number(number: &str) -> Vec<String> {
     number

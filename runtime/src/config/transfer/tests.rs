@@ -91,7 +91,7 @@ fn toll_fraud_shapes_denied() {
         ("+386190123456", "not allowed"),
         // A premium number in another country, international prefix.
         ("00 1 900 555 0100", "not allowed"),
-        // A SIP URI at a host nobody allowed.
+        // A SIP URI at a host no entry allows.
         ("sip:+1900@evil", "not allowed"),
         ("sip:+1900@evil.example.com", "not allowed"),
         // Service codes before or inside the digits.
