@@ -87,6 +87,19 @@ struct Flowd {
 
 impl Flowd {
     async fn start(name: &str, ports: Ports) -> Flowd {
+        let t1 = Duration::from_millis(500);
+        Flowd::start_with(name, ports.agent_sip(), ports.flowd_rtp(), t1).await
+    }
+
+    /// Starts like [`Flowd::start`] with the agent on `agent_sip`, RTP
+    /// ports `rtp` and the transaction timer T1 set to `t1`, which scales
+    /// timers A and B.
+    async fn start_with(
+        name: &str,
+        agent_sip: u16,
+        rtp: std::ops::RangeInclusive<u16>,
+        t1: Duration,
+    ) -> Flowd {
         static SERVERS: AtomicUsize = AtomicUsize::new(0);
         let serial = SERVERS.fetch_add(1, Ordering::Relaxed);
         let root = std::env::temp_dir().join(format!(
@@ -98,13 +111,14 @@ impl Flowd {
         std::fs::create_dir_all(folder.join("prompts")).unwrap();
         let flow = format!(
             "flow bridge answers \"{SERVICE}\"\n\non call {{\n  record on\n  transfer \"sip:agent@127.0.0.1:{}\"\n}}\n",
-            ports.agent_sip()
+            agent_sip
         );
         std::fs::write(folder.join("bridge.flow"), flow).unwrap();
         let mut config = config::defaults(folder.clone());
         config.listen = vec![(Transport::Udp, ([127, 0, 0, 1], 0).into())];
-        config.rtp_ports = ports.flowd_rtp();
+        config.rtp_ports = rtp;
         config.ring = Duration::ZERO;
+        config.t1 = t1;
         let recordings = root.join("recordings");
         config.recordings = recordings.clone();
         let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
@@ -514,9 +528,9 @@ async fn caller_hangs_up_while_agent_rings() {
     flowd.wait_idle().await;
 }
 
-fn dial_request(ports: Ports, caller: LegIdentity, ring_timeout: Duration) -> DialRequest {
+fn dial_request(agent_sip: u16, caller: LegIdentity, ring_timeout: Duration) -> DialRequest {
     DialRequest {
-        uri: format!("sip:agent@127.0.0.1:{}", ports.agent_sip()),
+        uri: format!("sip:agent@127.0.0.1:{agent_sip}"),
         destination: None,
         caller,
         ring_timeout,
@@ -545,7 +559,7 @@ async fn ring_timeout_cancels_leg() {
     let flowd = Flowd::start("no-answer", ports).await;
     let agent = spawn_agent("agent_no_answer.xml", ports, "PCMU", Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let request = dial_request(ports, public_caller(), Duration::from_secs(2));
+    let request = dial_request(ports.agent_sip(), public_caller(), Duration::from_secs(2));
     let mut leg = OutboundLeg::dial(&flowd.server.leg_context(), request)
         .await
         .unwrap();
@@ -571,7 +585,7 @@ async fn answer_crossing_cancel_gets_bye() {
     let flowd = Flowd::start("cross", ports).await;
     let agent = spawn_agent("agent_cross.xml", ports, "PCMU", Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let request = dial_request(ports, public_caller(), Duration::from_secs(30));
+    let request = dial_request(ports.agent_sip(), public_caller(), Duration::from_secs(30));
     let mut leg = OutboundLeg::dial(&flowd.server.leg_context(), request)
         .await
         .unwrap();
@@ -594,7 +608,7 @@ async fn private_caller_is_anonymous() {
         display: None,
         private: true,
     };
-    let request = dial_request(ports, caller, Duration::from_secs(30));
+    let request = dial_request(ports.agent_sip(), caller, Duration::from_secs(30));
     let mut leg = OutboundLeg::dial(&flowd.server.leg_context(), request)
         .await
         .unwrap();
@@ -618,6 +632,145 @@ async fn private_caller_is_anonymous() {
         "{invite}"
     );
     assert!(invite.contains("Privacy: id"), "{invite}");
+    drop(leg);
+    flowd.wait_idle().await;
+}
+
+/// A SIP peer written out by hand, for what SIPp cannot show: how often
+/// flowd sends a request and with which branch.
+struct RawPeer {
+    socket: UdpSocket,
+}
+
+impl RawPeer {
+    async fn bind(port: u16) -> RawPeer {
+        RawPeer {
+            socket: UdpSocket::bind(("127.0.0.1", port)).await.unwrap(),
+        }
+    }
+
+    /// Receives the next SIP message and its source.
+    async fn receive(&self) -> (String, SocketAddr) {
+        let mut buffer = vec![0u8; 8192];
+        let (length, from) = tokio::time::timeout(PATIENCE, self.socket.recv_from(&mut buffer))
+            .await
+            .expect("no SIP message from flowd")
+            .unwrap();
+        (
+            String::from_utf8_lossy(&buffer[..length]).into_owned(),
+            from,
+        )
+    }
+
+    /// Sends a response to `request` with `status`, a To tag, and for a
+    /// 2xx a Contact and an SDP answer.
+    async fn respond(&self, request: &str, status: &str, to: SocketAddr) {
+        let mut text = format!("SIP/2.0 {status}\r\n");
+        for name in ["Via", "From", "Call-ID", "CSeq"] {
+            text.push_str(&format!("{name}: {}\r\n", header(request, name)));
+        }
+        text.push_str(&format!("To: {};tag=raw1\r\n", header(request, "To")));
+        let body = if status.starts_with('2') {
+            let port = self.socket.local_addr().unwrap().port();
+            text.push_str(&format!("Contact: <sip:agent@127.0.0.1:{port}>\r\n"));
+            text.push_str("Content-Type: application/sdp\r\n");
+            "v=0\r\no=agent 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        self.socket.send_to(text.as_bytes(), to).await.unwrap();
+    }
+}
+
+/// Returns the value of the first header `name` of a SIP message.
+fn header<'a>(message: &'a str, name: &str) -> &'a str {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    message
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
+        .map(|line| line[prefix.len()..].trim())
+        .unwrap_or_else(|| panic!("no {name} in:\n{message}"))
+}
+
+fn method(message: &str) -> &str {
+    message.split(' ').next().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_retransmitted_and_2xx_reacked() {
+    let ports = Ports { base: 24480 };
+    let flowd = Flowd::start("raw", ports).await;
+    let agent = RawPeer::bind(ports.agent_sip()).await;
+    let request = dial_request(ports.agent_sip(), public_caller(), Duration::from_secs(30));
+    let mut leg = OutboundLeg::dial(&flowd.server.leg_context(), request)
+        .await
+        .unwrap();
+
+    // Timer A: the INVITE comes again, with the same branch.
+    let (invite, from) = agent.receive().await;
+    let (again, _) = agent.receive().await;
+    assert_eq!(method(&invite), "INVITE");
+    assert_eq!(method(&again), "INVITE");
+    assert_eq!(header(&invite, "Via"), header(&again, "Via"));
+
+    agent.respond(&invite, "180 Ringing", from).await;
+    assert_eq!(next_leg_event(&mut leg).await, LegEvent::Ringing);
+    agent.respond(&invite, "200 OK", from).await;
+    assert_eq!(next_leg_event(&mut leg).await, LegEvent::Answered);
+    let (ack, _) = agent.receive().await;
+    assert_eq!(method(&ack), "ACK");
+    assert_eq!(header(&ack, "CSeq"), "1 ACK");
+    assert!(header(&ack, "To").ends_with(";tag=raw1"));
+    assert_ne!(header(&ack, "Via"), header(&invite, "Via"));
+
+    // A copy of the 2xx gets the same ACK again.
+    agent.respond(&invite, "200 OK", from).await;
+    let resent = tokio::time::timeout(Duration::from_millis(500), leg.next_event()).await;
+    assert!(
+        resent.is_err(),
+        "a copy of the 2xx made an event: {resent:?}"
+    );
+    let (second_ack, _) = agent.receive().await;
+    assert_eq!(method(&second_ack), "ACK");
+    assert_eq!(header(&second_ack, "Via"), header(&ack, "Via"));
+
+    let hangup = tokio::spawn(async move {
+        leg.hangup().await;
+        leg
+    });
+    let (bye, from) = agent.receive().await;
+    assert_eq!(method(&bye), "BYE");
+    assert!(bye.starts_with(&format!("BYE sip:agent@127.0.0.1:{} ", ports.agent_sip())));
+    assert_eq!(header(&bye, "CSeq"), "2 BYE");
+    agent.respond(&bye, "200 OK", from).await;
+    let leg = tokio::time::timeout(PATIENCE, hangup)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(leg);
+    flowd.wait_idle().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_invite_fails_after_timer_b() {
+    // The ports of the test above that it leaves unused.
+    let agent_sip = 24481;
+    // Timer B is 64*T1: 3.2 s here.
+    let t1 = Duration::from_millis(50);
+    let flowd = Flowd::start_with("timer-b", agent_sip, 24484..=24491, t1).await;
+    let agent = RawPeer::bind(agent_sip).await;
+    let request = dial_request(agent_sip, public_caller(), Duration::from_secs(60));
+    let mut leg = OutboundLeg::dial(&flowd.server.leg_context(), request)
+        .await
+        .unwrap();
+    let (invite, _) = agent.receive().await;
+    assert_eq!(method(&invite), "INVITE");
+    let event = next_leg_event(&mut leg).await;
+    assert!(
+        matches!(event, LegEvent::Failed(_)),
+        "expected a failure after timer B, got {event:?}"
+    );
     drop(leg);
     flowd.wait_idle().await;
 }
