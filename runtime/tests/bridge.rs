@@ -23,7 +23,12 @@
 use flowd::call::leg::{DialRequest, LegEvent, LegIdentity, OutboundLeg};
 use flowd::call::{CallRecord, Party, Server, load_flows};
 use flowd::config;
-use flowd::media::prompt::PromptLibrary;
+use flowd::media::bridge::bridge;
+use flowd::media::g711::Codec;
+use flowd::media::ports::PortPool;
+use flowd::media::prompt::{Prompt, PromptLibrary};
+use flowd::media::sdp::{Direction, Negotiated};
+use flowd::media::session::MediaSession;
 use flowd::sip::transport::Transport;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,7 +51,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The fixed ports of one test, from its `base`: SIP of the agent and the
 /// caller, the test's RTP sockets of each, SIPp's own media ports, and
-/// flowd's RTP range.
+/// flowd's RTP range of two port pairs (the caller's and the leg's).
 #[derive(Clone, Copy)]
 struct Ports {
     base: u16,
@@ -72,7 +77,7 @@ impl Ports {
         self.base + 8
     }
     fn flowd_rtp(self) -> std::ops::RangeInclusive<u16> {
-        self.base + 12..=self.base + 19
+        self.base + 12..=self.base + 15
     }
 }
 
@@ -773,4 +778,79 @@ async fn unanswered_invite_fails_after_timer_b() {
     );
     drop(leg);
     flowd.wait_idle().await;
+}
+
+fn negotiated(remote: SocketAddr, codec: Codec) -> Negotiated {
+    Negotiated {
+        codec,
+        payload_type: codec.static_payload_type(),
+        telephone_event: None,
+        ptime_ms: 20,
+        remote: Some(remote),
+        direction: Direction::SendRecv,
+    }
+}
+
+/// Receives RTP on `socket` until a packet's payload is all `code`.
+async fn wait_for_code(socket: &UdpSocket, code: u8) {
+    let mut buffer = vec![0u8; 2048];
+    let found = async {
+        loop {
+            let (length, _) = socket.recv_from(&mut buffer).await.unwrap();
+            let payload = &buffer[12.min(length)..length];
+            if !payload.is_empty() && payload.iter().all(|&byte| byte == code) {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, found)
+        .await
+        .unwrap_or_else(|_| panic!("no packet of code {code:#04x}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbridge_resumes_music() {
+    // The ports of the first test's block that it leaves unused.
+    let pool = PortPool::new(24316..=24319).unwrap();
+    let ip = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut caller = MediaSession::start(&pool, ip).unwrap();
+    let agent = MediaSession::start(&pool, ip).unwrap();
+    let caller_phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let agent_phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    caller
+        .configure(negotiated(caller_phone.local_addr().unwrap(), Codec::Pcmu))
+        .unwrap();
+    agent
+        .configure(negotiated(agent_phone.local_addr().unwrap(), Codec::Pcma))
+        .unwrap();
+    let music = Arc::new(Prompt::from_samples("music", &[3000; 8000]));
+    caller.play_music(music).unwrap();
+    let music_code = Codec::Pcmu.encode(3000);
+    wait_for_code(&caller_phone, music_code).await;
+
+    // The agent speaks PCMA; the caller hears it in PCMU.
+    let bridged = bridge(&caller, &agent);
+    let agent_code = Codec::Pcma.encode(-5000);
+    let transcoded = Codec::Pcmu.encode(Codec::Pcma.decode(agent_code));
+    let agent_rtp = agent.local_addr();
+    let speaking = tokio::spawn(async move {
+        for sequence in 0u16..2000 {
+            let mut packet = vec![0x80, 8];
+            packet.extend_from_slice(&sequence.to_be_bytes());
+            packet.extend_from_slice(&(u32::from(sequence) * 160).to_be_bytes());
+            packet.extend_from_slice(&0xa6e7_u32.to_be_bytes());
+            packet.extend(std::iter::repeat_n(agent_code, 160));
+            let _ = agent_phone.send_to(&packet, agent_rtp).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    wait_for_code(&caller_phone, transcoded).await;
+
+    // Unbridged, the caller hears the music again while the agent goes
+    // on sending.
+    bridged.unbridge();
+    wait_for_code(&caller_phone, music_code).await;
+    speaking.abort();
+    caller.finish().await.unwrap();
+    agent.finish().await.unwrap();
 }
