@@ -85,9 +85,19 @@ impl Ports {
 /// agent's SIPp.
 struct Flowd {
     server: Server,
+    store: flowd::store::Store,
     udp: SocketAddr,
     records: broadcast::Receiver<CallRecord>,
     recordings: PathBuf,
+    /// The folder of the flow, the database and the recordings, removed
+    /// on drop.
+    root: PathBuf,
+}
+
+impl Drop for Flowd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
 }
 
 impl Flowd {
@@ -128,17 +138,22 @@ impl Flowd {
         config.recordings = recordings.clone();
         let prompts = PromptLibrary::load(&folder.join("prompts")).unwrap();
         let flows = load_flows(&folder, None, prompts.inventory()).unwrap();
+        config.spool = root.join("spool");
+        let store_url = flowd::store::testing::sqlite_url(&root, "tok.db");
+        let store = flowd::store::Store::open(&store_url).await.unwrap();
         let clock = Arc::new(jiff::Timestamp::now);
-        let server = Server::start_with_clock(&config, flows, prompts, clock)
+        let server = Server::start_with_store(&config, flows, prompts, clock, Some(store.clone()))
             .await
             .unwrap();
         let udp = server.endpoint().local_addrs()[0].1;
         let records = server.finished_calls();
         Flowd {
             server,
+            store,
             udp,
             records,
             recordings,
+            root,
         }
     }
 
@@ -467,6 +482,15 @@ async fn answered_call(ports: Ports, agent_codec: &str, name: &str) {
         invite.contains("X-Tok-Call-Id: "),
         "no X-Tok-Call-Id:\n{invite}"
     );
+
+    let row = flowd.store.call(&record.call_id).await.unwrap().unwrap();
+    let roles: Vec<&str> = row.legs.iter().map(|leg| leg.role.as_str()).collect();
+    assert_eq!(roles, vec!["caller", "agent"]);
+    let agent_leg = &row.legs[1];
+    assert_eq!(agent_leg.codec.as_deref(), Some(agent_codec));
+    assert!(agent_leg.answered_at.is_some());
+    assert!(agent_leg.ended_at.is_some());
+    assert!(agent_leg.to.contains(";tag="), "{agent_leg:?}");
 
     let recordings = flowd.recordings();
     assert_eq!(recordings.len(), 1, "recordings: {recordings:?}");

@@ -6,6 +6,7 @@
 //! The dispatcher routes requests inside a leg's dialog (the agent's BYE,
 //! re-INVITE, INFO) to the leg by Call-ID through [`LegRoutes`].
 
+use crate::media::g711::Codec;
 use crate::media::ports::{PortError, PortPool};
 use crate::media::sdp::{self, LocalMedia, SessionDescription};
 use crate::media::session::{MediaEvent, MediaSession};
@@ -169,6 +170,8 @@ pub struct OutboundLeg {
     destination: Source,
     media: MediaSession,
     dialog: Option<Dialog>,
+    /// The codec the agent's answer chose.
+    codec: Option<Codec>,
     state: LegState,
     ring_deadline: Instant,
     requests: mpsc::UnboundedReceiver<Box<Incoming>>,
@@ -363,6 +366,7 @@ impl OutboundLeg {
             destination,
             media,
             dialog: None,
+            codec: None,
             state: LegState::Calling,
             ring_deadline: Instant::now() + request.ring_timeout,
             requests,
@@ -378,6 +382,35 @@ impl OutboundLeg {
     /// Returns the leg's media session, for bridging and recording.
     pub fn media(&mut self) -> &mut MediaSession {
         &mut self.media
+    }
+
+    /// Returns the INVITE's From header.
+    pub fn from_header(&self) -> &str {
+        self.invite_request.headers.get("From").unwrap_or_default()
+    }
+
+    /// Returns the To header of the dialog, with the agent's tag once
+    /// answered.
+    pub fn to_header(&self) -> String {
+        match &self.dialog {
+            Some(dialog) => format!("{};tag={}", dialog.remote_uri, dialog.remote_tag),
+            None => self
+                .invite_request
+                .headers
+                .get("To")
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+
+    /// Returns the address the leg's requests go to.
+    pub fn remote(&self) -> SocketAddr {
+        self.destination.remote
+    }
+
+    /// Returns the codec of the agent's answer, once answered.
+    pub fn codec(&self) -> Option<Codec> {
+        self.codec
     }
 
     /// Returns true once the agent answered and until the leg ends.
@@ -510,6 +543,7 @@ impl OutboundLeg {
         match negotiated {
             Ok(negotiated) => {
                 tracing::info!(codec = ?negotiated.codec, remote = ?negotiated.remote, "leg answered");
+                self.codec = Some(negotiated.codec);
                 let _ = self.media.configure(negotiated);
                 self.state = LegState::Answered;
                 Some(LegEvent::Answered)
@@ -646,7 +680,9 @@ impl OutboundLeg {
                 return;
             };
             match endpoint.send_request(bye, destination).await {
-                Ok(response) => tracing::info!(status = response.status, "leg's BYE answered"),
+                Ok(response) => {
+                    tracing::info!(status = response.status, "leg's BYE got its final response")
+                }
                 Err(error) => tracing::info!(%error, "leg's BYE got no final response"),
             }
         }

@@ -3,6 +3,7 @@
 
 use super::{Leg, Wake};
 use crate::call::leg::{DialRequest, LegEvent, OutboundLeg};
+use crate::call::record::{LegLog, now_millis};
 use crate::media::bridge;
 use flowc::vm::Reply;
 use std::time::Duration;
@@ -40,6 +41,7 @@ impl Leg {
         };
 
         let context = self.shared.leg_context();
+        let started_at = now_millis();
         let mut leg = match OutboundLeg::dial(&context, request).await {
             Ok(leg) => leg,
             Err(error) => {
@@ -69,6 +71,22 @@ impl Leg {
             }
         }
 
+        // The agent's leg joins the call's record, with its own times.
+        let answered_at = now_millis();
+        let index = self.log.legs.len();
+        self.log.legs.push(LegLog {
+            role: String::from("agent"),
+            call_id: leg.call_id().to_string(),
+            from: leg.from_header().to_string(),
+            to: leg.to_header(),
+            remote: leg.remote().to_string(),
+            codec: leg
+                .codec()
+                .map(|codec| format!("{codec:?}").to_ascii_uppercase()),
+            started_at,
+            answered_at: Some(answered_at),
+            ended_at: None,
+        });
         let bridged = bridge::bridge(&self.media, leg.media());
         loop {
             tokio::select! {
@@ -77,6 +95,7 @@ impl Leg {
                     other => {
                         tracing::info!(event = ?other, "the transfer target ended the call; hanging up the caller");
                         bridged.unbridge();
+                        self.end_agent_leg(index);
                         self.bye().await;
                         return Reply::Done;
                     }
@@ -86,10 +105,17 @@ impl Leg {
                         tracing::info!("the caller hung up; ending the transfer target's leg");
                         bridged.unbridge();
                         leg.hangup().await;
+                        self.end_agent_leg(index);
                         return Reply::HungUp;
                     }
                 }
             }
+        }
+    }
+
+    fn end_agent_leg(&mut self, index: usize) {
+        if let Some(agent_leg) = self.log.legs.get_mut(index) {
+            agent_leg.ended_at = Some(now_millis());
         }
     }
 }
