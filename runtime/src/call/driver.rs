@@ -4,6 +4,7 @@
 
 mod lookup;
 mod recording;
+mod transfer;
 
 use super::journal;
 use super::persist::{self, JournalEntry};
@@ -81,6 +82,8 @@ struct Leg {
     lookups: lookup::Lookups,
     /// Keys pressed during a lookup, handed back to the media task after it.
     held_keys: Vec<Key>,
+    /// The caller's identity as an outbound leg presents it.
+    identity: super::leg::LegIdentity,
     /// The caller's BYE, answered with 200 only once the call's finished
     /// record is durable, so a caller that saw the 200 finds the record
     /// even if flowd is killed right after. Retransmissions meanwhile are
@@ -308,6 +311,12 @@ async fn answer(
     // The caller's profile is read while the call rings and the greeting
     // plays, so it is usually there when the flow asks.
     let lookups = lookup::Lookups::prefetch(&shared, info.from.as_deref());
+    let identity = super::identity::leg_identity(
+        &shared.flows,
+        &shared.trusted,
+        request,
+        incoming.source.remote.ip(),
+    );
     let mut log = CallLog::new(&dialog.call_id, started_at);
     log.flow = program.module().flow.clone();
     log.flow_version = shared.flows.version(&log.flow).to_string();
@@ -431,6 +440,7 @@ async fn answer(
         after_call: false,
         lookups,
         held_keys: Vec::new(),
+        identity,
         pending_bye: None,
     })
 }
@@ -590,9 +600,7 @@ impl Leg {
                 if self.hung_up {
                     return Reply::HungUp;
                 }
-                // TODO: transfer with REFER or a new leg.
-                tracing::info!(%target, "transfer is not supported yet; the flow goes on");
-                Reply::Done
+                self.transfer(&target).await
             }
             Effect::Survey {
                 question,

@@ -56,14 +56,53 @@ fn dialled(flows: &Flows, request: &Request) -> String {
 /// Returns the caller's number: E.164 when its spelling is unambiguous,
 /// else the user part as sent.
 fn caller(request: &Request, trusted: bool, country_code: Option<CountryCode>) -> Option<String> {
-    let withheld = request.headers.list("Privacy").iter().any(|value| {
+    if withheld(request) {
+        return None;
+    }
+    number_of(request, trusted, country_code)
+}
+
+/// Returns whether the INVITE requests that the caller's identity be
+/// withheld (`Privacy: id`, RFC 3325).
+fn withheld(request: &Request) -> bool {
+    request.headers.list("Privacy").iter().any(|value| {
         value
             .split(';')
             .any(|v| v.trim().eq_ignore_ascii_case("id"))
-    });
-    if withheld {
-        return None;
+    })
+}
+
+/// Builds the identity an outbound leg presents for this caller: the
+/// number even when withheld, since the leg asserts it to a trusted next
+/// hop with `Privacy: id`, and the From display name unless private.
+pub(crate) fn leg_identity(
+    flows: &Flows,
+    trusted: &[IpAddr],
+    request: &Request,
+    peer: IpAddr,
+) -> super::leg::LegIdentity {
+    let number = number_of(request, trusted.contains(&peer), flows.country_code());
+    let private = withheld(request) || number.is_none();
+    let display = request
+        .headers
+        .get("From")
+        .and_then(|from| NameAddr::parse(from).ok())
+        .and_then(|from| from.display)
+        .filter(|display| !private && !display.eq_ignore_ascii_case("anonymous"));
+    super::leg::LegIdentity {
+        number,
+        display,
+        private,
     }
+}
+
+/// Returns the caller's number from P-Asserted-Identity (trusted peers)
+/// or From, ignoring the Privacy header.
+fn number_of(
+    request: &Request,
+    trusted: bool,
+    country_code: Option<CountryCode>,
+) -> Option<String> {
     let asserted = if trusted {
         request
             .headers

@@ -10,6 +10,7 @@ mod driver;
 mod flows;
 mod identity;
 pub mod journal;
+pub mod leg;
 pub mod persist;
 pub mod record;
 /// Applies the tagging rules to calls cut by the last stop of flowd, from
@@ -264,6 +265,8 @@ pub(crate) struct Shared {
     /// Becomes true when active calls must end with BYE.
     pub(crate) ending: tokio::sync::watch::Receiver<bool>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
+    /// The outbound legs, by Call-ID.
+    pub(crate) legs: leg::LegRoutes,
 }
 
 /// A dialog event routed to a call's task.
@@ -288,6 +291,7 @@ pub struct Server {
     #[cfg(test)]
     shared: Arc<Shared>,
     finished: tokio::sync::broadcast::Sender<CallRecord>,
+    legs: leg::LegContext,
 }
 
 impl Server {
@@ -420,9 +424,11 @@ impl Server {
             outbox_expire: config.outbox.expire,
             ending: ending_receiver,
             calls: Mutex::new(HashMap::new()),
+            legs: leg::LegRoutes::default(),
         });
         #[cfg(test)]
         let shared_for_tests = shared.clone();
+        let legs = shared.leg_context();
         tokio::spawn(dispatch(shared, events));
         Ok(Server {
             endpoint,
@@ -432,6 +438,7 @@ impl Server {
             #[cfg(test)]
             shared: shared_for_tests,
             finished,
+            legs,
         })
     }
 
@@ -461,6 +468,11 @@ impl Server {
             }
         }
         self.endpoint.stop();
+    }
+
+    /// Returns what outbound legs need to dial from this server.
+    pub fn leg_context(&self) -> leg::LegContext {
+        self.legs.clone()
     }
 
     /// Returns the SIP endpoint.
@@ -499,6 +511,14 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
                     .get("To")
                     .and_then(|to| crate::sip::header::param(to, "tag"))
                     .is_some();
+                // Requests of an outbound leg's dialog go to the leg.
+                let incoming = match in_dialog {
+                    true => match shared.legs.route(&call_id, Box::new(incoming)) {
+                        Ok(()) => continue,
+                        Err(incoming) => *incoming,
+                    },
+                    false => incoming,
+                };
                 if !in_dialog && incoming.request.method == "INVITE" {
                     start_call(&shared, call_id, incoming);
                 } else if let Err(DialogEvent::Request(incoming)) =
@@ -536,6 +556,16 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
 }
 
 impl Shared {
+    /// Returns what outbound legs need to dial from this server.
+    pub(crate) fn leg_context(&self) -> leg::LegContext {
+        leg::LegContext {
+            endpoint: self.endpoint.clone(),
+            pool: self.pool.clone(),
+            media_ip: self.media_ip,
+            routes: self.legs.clone(),
+        }
+    }
+
     /// Returns true while a call with `call_id` has a task, even one that
     /// no longer reads its requests.
     fn is_registered(&self, call_id: &str) -> bool {

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::bridge::Relay;
 use super::dtmf::EventReceiver;
 use super::g711::{CLOCK_RATE, Codec};
 use super::ports::{BoundPorts, PortError, PortPool};
@@ -57,6 +58,23 @@ enum Command {
     PauseCallRecording(bool),
     StopCallRecording,
     WatchInactivity(InactivityLimits),
+    Relay(Option<Relay>),
+}
+
+/// A way to bridge or unbridge a session that does not keep its task
+/// alive: [`MediaSession::finish`] still ends the task while a bridge
+/// exists.
+#[derive(Debug)]
+pub(super) struct RelayHandle(mpsc::WeakUnboundedSender<Command>);
+
+impl RelayHandle {
+    /// Starts relaying through `relay`, or stops with `None`. Does
+    /// nothing once the task has ended.
+    pub(super) fn set(&self, relay: Option<Relay>) {
+        if let Some(commands) = self.0.upgrade() {
+            let _ = commands.send(Command::Relay(relay));
+        }
+    }
 }
 
 /// How long the caller may send neither RTP nor RTCP; `None` turns the
@@ -255,6 +273,10 @@ impl MediaSession {
         self.task.abort();
     }
 
+    pub(super) fn relay_handle(&self) -> RelayHandle {
+        RelayHandle(self.commands.downgrade())
+    }
+
     fn send(&self, command: Command) -> Result<(), MediaClosed> {
         self.commands.send(command).map_err(|_| MediaClosed)
     }
@@ -295,6 +317,10 @@ struct MediaTask {
     inactivity: Option<InactivityLimits>,
     /// When the caller last sent RTP or RTCP, or the stream last changed.
     last_heard: Instant,
+    /// The bridge this session is in, if any.
+    relay: Option<Relay>,
+    /// Linear samples, reused for relayed audio.
+    samples: Vec<i16>,
 }
 
 impl MediaTask {
@@ -329,6 +355,8 @@ impl MediaTask {
             packet: Vec::new(),
             inactivity: None,
             last_heard: Instant::now(),
+            relay: None,
+            samples: Vec::new(),
         }
     }
 
@@ -447,6 +475,7 @@ impl MediaTask {
                 self.inactivity = Some(limits);
                 self.last_heard = Instant::now();
             }
+            Command::Relay(relay) => self.relay = relay,
         }
     }
 
@@ -471,9 +500,16 @@ impl MediaTask {
             .stream
             .as_ref()
             .map_or(Codec::Pcmu, |stream| stream.codec);
-        match self.playing.as_mut() {
-            Some(playing) => playing.playback.next_frame(codec, samples, &mut self.frame),
-            None => {
+        match (self.relay.as_ref(), self.playing.as_mut()) {
+            (Some(relay), _) => {
+                // A bridged session sends the other side's audio; the
+                // playback waits, unadvanced, until it is unbridged.
+                relay.inbound.take(samples, &mut self.samples);
+                self.frame.clear();
+                codec.encode_into(&self.samples, &mut self.frame);
+            }
+            (None, Some(playing)) => playing.playback.next_frame(codec, samples, &mut self.frame),
+            (None, None) => {
                 self.frame.clear();
                 self.frame.resize(samples, codec.silence());
             }
@@ -559,6 +595,11 @@ impl MediaTask {
         // call's outgoing packets.
         if let (Some(codec), Some(recorder)) = (codec, self.call_recorder.as_mut()) {
             recorder.push_caller(codec, packet.timestamp, packet.payload);
+        }
+        if let (Some(codec), Some(relay)) = (codec, self.relay.as_ref()) {
+            self.samples.clear();
+            codec.decode_into(packet.payload, &mut self.samples);
+            relay.outbound.push(&self.samples);
         }
         if let (Some(codec), Some(recorder)) = (codec, self.recorder.as_mut())
             && let Err(error) = recorder.write_packet(codec, packet.timestamp, packet.payload)

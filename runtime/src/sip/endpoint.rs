@@ -8,7 +8,7 @@
 use super::header::{CSeq, Via};
 use super::message::{Message, Request, Response};
 use super::parse::ParseError;
-use super::transaction::{Key, ServerTransaction, State, TimerKind, Timers};
+use super::transaction::{InviteState, Key, ServerTransaction, State, TimerKind, Timers};
 use super::transport::{self, Outlet, Received, Source, Transport};
 use super::uas::{self, Decision, Incoming, NumberPlan, UasEvent};
 use std::collections::HashMap;
@@ -59,8 +59,66 @@ enum Command {
         oneshot::Sender<Result<Response, SendError>>,
     ),
     Timer(Key, TimerKind),
+    Invite {
+        branch: String,
+        request: Request,
+        to: Source,
+        events: mpsc::UnboundedSender<InviteEvent>,
+    },
+    CancelInvite(String),
+    AckInvite(String, Request),
     Accept(bool),
     Stop,
+}
+
+/// An event of a client INVITE transaction, for its user.
+#[derive(Clone, Debug)]
+pub enum InviteEvent {
+    /// A 1xx response, 100 Trying included.
+    Provisional(Response),
+    /// A final response. Each copy of a 2xx is reported, because the user
+    /// ACKs every one (RFC 3261 section 13.2.2.4). A non-2xx is reported
+    /// once, and the transaction has already ACKed it.
+    Final(Response),
+    /// No response within 64*T1 over UDP (timer B), or no final response
+    /// within 64*T1 of the CANCEL.
+    Timeout,
+    /// The transport could not send the INVITE.
+    Failed(String),
+}
+
+/// The user's handle on a client INVITE transaction.
+pub struct ClientInvite {
+    branch: String,
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<InviteEvent>,
+}
+
+impl ClientInvite {
+    /// Waits for the next response or failure; `None` once the endpoint
+    /// has stopped or the transaction has ended and nothing is left.
+    pub async fn next_event(&mut self) -> Option<InviteEvent> {
+        self.events.recv().await
+    }
+
+    /// Cancels the INVITE (RFC 3261 section 9.1). The CANCEL leaves once a
+    /// provisional response has arrived, at once when one already has.
+    /// The INVITE's final response still follows: 487 (ACKed by the
+    /// transaction), or a 2xx that crossed the CANCEL, which the user must
+    /// ACK and end with BYE.
+    pub fn cancel(&self) {
+        let _ = self
+            .commands
+            .send(Command::CancelInvite(self.branch.clone()));
+    }
+
+    /// Sends the ACK of a 2xx to the INVITE's destination, with a Via of
+    /// its own. Calls for later copies of the 2xx re-send the first ACK.
+    pub fn ack(&self, ack: Request) {
+        let _ = self
+            .commands
+            .send(Command::AckInvite(self.branch.clone(), ack));
+    }
 }
 
 /// A handle to a running endpoint; clones share it.
@@ -110,6 +168,7 @@ impl Endpoint {
             server: HashMap::new(),
             accepted: HashMap::new(),
             client: HashMap::new(),
+            invites: HashMap::new(),
             accepting: true,
             transactions: transactions.clone(),
             local: local.clone(),
@@ -146,6 +205,31 @@ impl Endpoint {
         response.await.map_err(|_| SendError::Stopped)?
     }
 
+    /// Sends an INVITE to `to` in a new client transaction (RFC 3261
+    /// section 17.1.1) and returns its handle. The endpoint adds the Via.
+    /// Over UDP the INVITE is retransmitted from T1 doubling (timer A)
+    /// until a response, and abandoned after 64*T1 (timer B).
+    pub fn invite(&self, request: Request, to: Source) -> ClientInvite {
+        let branch = format!("{}{}", super::transaction::MAGIC_COOKIE, random_token());
+        let (events, receiver) = mpsc::unbounded_channel();
+        let command = Command::Invite {
+            branch: branch.clone(),
+            request,
+            to,
+            events: events.clone(),
+        };
+        if self.commands.send(command).is_err() {
+            let _ = events.send(InviteEvent::Failed(String::from(
+                "the SIP endpoint has stopped",
+            )));
+        }
+        ClientInvite {
+            branch,
+            commands: self.commands.clone(),
+            events: receiver,
+        }
+    }
+
     /// Stops or resumes accepting new INVITEs; while stopped they get 503
     /// with Retry-After.
     pub fn set_accepting(&self, accepting: bool) {
@@ -174,6 +258,24 @@ struct ClientTransaction {
     reply: oneshot::Sender<Result<Response, SendError>>,
 }
 
+/// A client INVITE transaction.
+struct InviteClient {
+    /// The INVITE as sent, with its Via.
+    request: Request,
+    bytes: Vec<u8>,
+    to: Source,
+    state: InviteState,
+    events: mpsc::UnboundedSender<InviteEvent>,
+    /// The user asked to cancel before any provisional response.
+    cancel_pending: bool,
+    /// The CANCEL as sent, until its final response.
+    cancel: Option<Vec<u8>>,
+    /// The ACK sent for a non-2xx final response.
+    ack: Option<Vec<u8>>,
+    /// The ACK the user sent for the 2xx.
+    ack_2xx: Option<Vec<u8>>,
+}
+
 struct Core {
     config: EndpointConfig,
     outlet: Outlet,
@@ -184,6 +286,8 @@ struct Core {
     /// INVITEs answered 2xx and waiting for their ACK, by Call-ID and CSeq.
     accepted: HashMap<(String, u32), Key>,
     client: HashMap<String, ClientTransaction>,
+    /// Client INVITE transactions by branch.
+    invites: HashMap<String, InviteClient>,
     accepting: bool,
     transactions: Arc<AtomicUsize>,
     local: Vec<(Transport, SocketAddr)>,
@@ -206,7 +310,7 @@ impl Core {
                     Some(command) => self.command(command).await,
                 },
             }
-            let count = self.server.len() + self.client.len();
+            let count = self.server.len() + self.client.len() + self.invites.len();
             self.transactions.store(count, Ordering::Relaxed);
         }
     }
@@ -216,6 +320,14 @@ impl Core {
             Command::Respond(key, response) => self.respond(&key, response).await,
             Command::Send(request, to, reply) => self.send_request(request, to, reply).await,
             Command::Timer(key, kind) => self.timer(key, kind).await,
+            Command::Invite {
+                branch,
+                request,
+                to,
+                events,
+            } => self.invite(branch, request, to, events).await,
+            Command::CancelInvite(branch) => self.cancel_invite(&branch).await,
+            Command::AckInvite(branch, ack) => self.ack_invite(&branch, ack).await,
             Command::Accept(accepting) => self.accepting = accepting,
             Command::Stop => {}
         }
@@ -230,7 +342,7 @@ impl Core {
                 }
                 match message {
                     Message::Request(request) => self.request(request, source).await,
-                    Message::Response(response) => self.response(response),
+                    Message::Response(response) => self.response(response).await,
                 }
             }
             Err(ParseError::BadRequest {
@@ -509,6 +621,11 @@ impl Core {
                     let _ = client.reply.send(Err(SendError::Timeout));
                 }
             }
+            TimerKind::InviteRetransmit(_)
+            | TimerKind::InviteTimeout
+            | TimerKind::CancelRetransmit(_)
+            | TimerKind::CancelTimeout
+            | TimerKind::InviteForget => self.invite_timer(&key.0, kind).await,
         }
     }
 
@@ -542,21 +659,7 @@ impl Core {
         reply: oneshot::Sender<Result<Response, SendError>>,
     ) {
         let branch = format!("{}{}", super::transaction::MAGIC_COOKIE, random_token());
-        let local = self
-            .local
-            .iter()
-            .find(|(kind, _)| *kind == to.transport)
-            .map_or(to.local, |(_, address)| *address);
-        let via = format!(
-            "SIP/2.0/{} {local};branch={branch};rport",
-            to.transport.as_str()
-        );
-        let mut headers = super::message::Headers::default();
-        headers.push("Via", via);
-        for row in request.headers.iter() {
-            headers.push(&row.name, row.value.clone());
-        }
-        request.headers = headers;
+        self.add_via(&mut request, &to, &branch);
         let bytes = request.to_bytes();
         if let Err(error) = self.outlet.send(&to, bytes.clone()).await {
             let _ = reply.send(Err(SendError::Transport(error)));
@@ -576,13 +679,31 @@ impl Core {
         self.schedule(key, TimerKind::ClientTimeout, timers.long());
     }
 
+    /// Puts a Via with `branch` on top of `request`, naming the listener
+    /// of the transport it leaves on.
+    fn add_via(&self, request: &mut Request, to: &Source, branch: &str) {
+        let local = self
+            .local
+            .iter()
+            .find(|(kind, _)| *kind == to.transport)
+            .map_or(to.local, |(_, address)| *address);
+        let via = format!(
+            "SIP/2.0/{} {local};branch={branch};rport",
+            to.transport.as_str()
+        );
+        request.headers.insert_first("Via", via);
+    }
+
     /// Matches a response to a request this server sent (section 17.1.3);
     /// every other response is dropped.
-    fn response(&mut self, response: Response) {
+    async fn response(&mut self, response: Response) {
         let branch = top_via(&response).and_then(|v| v.param("branch").map(str::to_string));
         let Some(branch) = branch else {
             return;
         };
+        if self.invites.contains_key(&branch) {
+            return self.invite_response(&branch, response).await;
+        }
         if response.status < 200 || !self.client.contains_key(&branch) {
             return;
         }
@@ -611,6 +732,290 @@ impl Core {
         if let Err(error) = self.outlet.send(to, bytes).await {
             tracing::warn!(%error, peer = %to.remote, "sending a SIP message failed");
         }
+    }
+}
+
+/// The client INVITE transaction (RFC 3261 section 17.1.1) and its CANCEL
+/// (section 9.1).
+impl Core {
+    async fn invite(
+        &mut self,
+        branch: String,
+        mut request: Request,
+        to: Source,
+        events: mpsc::UnboundedSender<InviteEvent>,
+    ) {
+        self.add_via(&mut request, &to, &branch);
+        let bytes = request.to_bytes();
+        if let Err(error) = self.outlet.send(&to, bytes.clone()).await {
+            tracing::warn!(%error, peer = %to.remote, "sending an INVITE failed");
+            let _ = events.send(InviteEvent::Failed(format!(
+                "cannot send the INVITE to {}: {error}",
+                to.remote
+            )));
+            return;
+        }
+        let client = InviteClient {
+            request,
+            bytes,
+            to,
+            state: InviteState::Calling,
+            events,
+            cancel_pending: false,
+            cancel: None,
+            ack: None,
+            ack_2xx: None,
+        };
+        self.invites.insert(branch.clone(), client);
+        // Over TCP the transport delivers the INVITE, so timers A and B
+        // are not run; the user's own timeout (ring timeout) ends the wait.
+        if to.transport == Transport::Udp {
+            let timers = self.config.timers;
+            let key = Key::client(&branch);
+            self.schedule(
+                key.clone(),
+                TimerKind::InviteRetransmit(timers.t1),
+                timers.t1,
+            );
+            self.schedule(key, TimerKind::InviteTimeout, timers.long());
+        }
+    }
+
+    async fn cancel_invite(&mut self, branch: &str) {
+        let Some(client) = self.invites.get_mut(branch) else {
+            return;
+        };
+        match client.state {
+            InviteState::Calling => {
+                // Section 9.1: a CANCEL must not be sent before a
+                // provisional response, so it waits for one.
+                client.cancel_pending = true;
+            }
+            InviteState::Proceeding => {
+                if client.cancel.is_none() {
+                    self.send_cancel(branch).await;
+                }
+                return;
+            }
+            InviteState::Completed | InviteState::Accepted => return,
+        }
+        // Bounds the wait for a provisional response over TCP too.
+        let long = self.config.timers.long();
+        self.schedule(Key::client(branch), TimerKind::CancelTimeout, long);
+    }
+
+    /// Builds and sends the CANCEL of the INVITE in `branch` (section 9.1):
+    /// its Request-URI, Call-ID, From, To, CSeq number, Route and top Via.
+    async fn send_cancel(&mut self, branch: &str) {
+        let Some(client) = self.invites.get_mut(branch) else {
+            return;
+        };
+        let invite = &client.request;
+        let mut headers = super::message::Headers::default();
+        if let Some(via) = invite.headers.list("Via").into_iter().next() {
+            headers.push("Via", via);
+        }
+        for route in invite.headers.list("Route") {
+            headers.push("Route", route);
+        }
+        headers.push("Max-Forwards", "70");
+        for name in ["From", "To", "Call-ID"] {
+            if let Some(value) = invite.headers.get(name) {
+                headers.push(name, value.to_string());
+            }
+        }
+        let number = invite.cseq_number().unwrap_or_default();
+        headers.push("CSeq", format!("{number} CANCEL"));
+        let cancel = Request {
+            method: String::from("CANCEL"),
+            uri: invite.uri.clone(),
+            headers,
+            body: Vec::new(),
+        };
+        let bytes = cancel.to_bytes();
+        client.cancel = Some(bytes.clone());
+        client.cancel_pending = false;
+        let to = client.to;
+        tracing::info!(peer = %to.remote, "CANCEL sent");
+        self.send(&to, bytes).await;
+        let timers = self.config.timers;
+        let key = Key::client(branch);
+        if to.transport == Transport::Udp {
+            self.schedule(
+                key.clone(),
+                TimerKind::CancelRetransmit(timers.t1),
+                timers.t1,
+            );
+        }
+        self.schedule(key, TimerKind::CancelTimeout, timers.long());
+    }
+
+    async fn ack_invite(&mut self, branch: &str, mut ack: Request) {
+        let Some(client) = self.invites.get(branch) else {
+            return;
+        };
+        let to = client.to;
+        let bytes = match &client.ack_2xx {
+            Some(bytes) => bytes.clone(),
+            None => {
+                // The ACK of a 2xx is a transaction of its own, so it gets
+                // a new branch (section 17.1.1.3).
+                let ack_branch = format!("{}{}", super::transaction::MAGIC_COOKIE, random_token());
+                self.add_via(&mut ack, &to, &ack_branch);
+                let bytes = ack.to_bytes();
+                if let Some(client) = self.invites.get_mut(branch) {
+                    client.ack_2xx = Some(bytes.clone());
+                }
+                bytes
+            }
+        };
+        self.send(&to, bytes).await;
+    }
+
+    async fn invite_response(&mut self, branch: &str, response: Response) {
+        let method = response
+            .headers
+            .get("CSeq")
+            .and_then(|value| CSeq::parse(value).ok())
+            .map(|cseq| cseq.method)
+            .unwrap_or_default();
+        let Some(client) = self.invites.get_mut(branch) else {
+            return;
+        };
+        if method.eq_ignore_ascii_case("CANCEL") {
+            if response.status >= 200 {
+                client.cancel = None;
+            }
+            return;
+        }
+        let status = response.status;
+        match (client.state, status) {
+            (InviteState::Calling | InviteState::Proceeding, 100..=199) => {
+                client.state = InviteState::Proceeding;
+                let _ = client.events.send(InviteEvent::Provisional(response));
+                if client.cancel_pending {
+                    self.send_cancel(branch).await;
+                }
+            }
+            (InviteState::Calling | InviteState::Proceeding, 200..=299) => {
+                client.state = InviteState::Accepted;
+                let _ = client.events.send(InviteEvent::Final(response));
+                // RFC 6026: copies of the 2xx reach the user for 64*T1.
+                let long = self.config.timers.long();
+                self.schedule(Key::client(branch), TimerKind::InviteForget, long);
+            }
+            (InviteState::Accepted, 200..=299) => {
+                let _ = client.events.send(InviteEvent::Final(response));
+            }
+            (InviteState::Calling | InviteState::Proceeding, 300..) => {
+                client.state = InviteState::Completed;
+                let ack = non_2xx_ack(&client.request, &response).to_bytes();
+                client.ack = Some(ack.clone());
+                client.cancel = None;
+                let to = client.to;
+                let _ = client.events.send(InviteEvent::Final(response));
+                self.send(&to, ack).await;
+                // Timer D absorbs copies of the response over UDP.
+                let linger = match to.transport {
+                    Transport::Udp => Duration::from_secs(32).max(self.config.timers.long()),
+                    Transport::Tcp => Duration::ZERO,
+                };
+                self.schedule(Key::client(branch), TimerKind::InviteForget, linger);
+            }
+            (InviteState::Completed, 300..) => {
+                if let Some(ack) = client.ack.clone() {
+                    let to = client.to;
+                    self.send(&to, ack).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn invite_timer(&mut self, branch: &str, kind: TimerKind) {
+        let Some(client) = self.invites.get(branch) else {
+            return;
+        };
+        let waiting = matches!(client.state, InviteState::Calling | InviteState::Proceeding);
+        match kind {
+            TimerKind::InviteRetransmit(interval) => {
+                if client.state != InviteState::Calling {
+                    return;
+                }
+                let (to, bytes) = (client.to, client.bytes.clone());
+                self.send(&to, bytes).await;
+                // Timer A doubles without the T2 cap of non-INVITE requests.
+                let next = interval.saturating_mul(2);
+                self.schedule(Key::client(branch), TimerKind::InviteRetransmit(next), next);
+            }
+            TimerKind::InviteTimeout => {
+                if client.state != InviteState::Calling {
+                    return;
+                }
+                tracing::info!(peer = %client.to.remote, "no response to the INVITE within 64*T1 (timer B)");
+                self.end_invite(branch, InviteEvent::Timeout);
+            }
+            TimerKind::CancelRetransmit(interval) => {
+                let Some(bytes) = client.cancel.clone().filter(|_| waiting) else {
+                    return;
+                };
+                let to = client.to;
+                self.send(&to, bytes).await;
+                let next = interval.saturating_mul(2).min(self.config.timers.t2);
+                self.schedule(Key::client(branch), TimerKind::CancelRetransmit(next), next);
+            }
+            TimerKind::CancelTimeout => {
+                if !waiting {
+                    return;
+                }
+                tracing::info!(peer = %client.to.remote, "no final response within 64*T1 of the CANCEL");
+                self.end_invite(branch, InviteEvent::Timeout);
+            }
+            TimerKind::InviteForget => {
+                self.invites.remove(branch);
+            }
+            _ => {}
+        }
+    }
+
+    fn end_invite(&mut self, branch: &str, event: InviteEvent) {
+        if let Some(client) = self.invites.remove(branch) {
+            let _ = client.events.send(event);
+        }
+    }
+}
+
+/// Builds the ACK of a non-2xx final response (section 17.1.1.3): the
+/// INVITE's Request-URI, top Via, From, Call-ID, CSeq number and Route,
+/// with the response's To.
+fn non_2xx_ack(invite: &Request, response: &Response) -> Request {
+    let mut headers = super::message::Headers::default();
+    if let Some(via) = invite.headers.list("Via").into_iter().next() {
+        headers.push("Via", via);
+    }
+    for route in invite.headers.list("Route") {
+        headers.push("Route", route);
+    }
+    headers.push("Max-Forwards", "70");
+    if let Some(from) = invite.headers.get("From") {
+        headers.push("From", from.to_string());
+    }
+    let to = response
+        .headers
+        .get("To")
+        .or_else(|| invite.headers.get("To"))
+        .unwrap_or_default();
+    headers.push("To", to.to_string());
+    if let Some(call_id) = invite.headers.get("Call-ID") {
+        headers.push("Call-ID", call_id.to_string());
+    }
+    let number = invite.cseq_number().unwrap_or_default();
+    headers.push("CSeq", format!("{number} ACK"));
+    Request {
+        method: String::from("ACK"),
+        uri: invite.uri.clone(),
+        headers,
+        body: Vec::new(),
     }
 }
 

@@ -9,4 +9,5 @@ pub mod parse;
 mod tests;
 pub mod transaction;
 pub mod transport;
+pub mod uac;
 pub mod uas;

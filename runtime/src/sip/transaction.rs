@@ -148,4 +148,34 @@ pub enum TimerKind {
     ClientRetransmit(Duration),
     /// Give up on a client request (timer F).
     ClientTimeout,
+    /// Retransmit an INVITE that has no response yet (timer A). Carries
+    /// the interval.
+    InviteRetransmit(Duration),
+    /// Give up on an INVITE that has no response (timer B).
+    InviteTimeout,
+    /// Retransmit a CANCEL that has no final response. Carries the
+    /// interval.
+    CancelRetransmit(Duration),
+    /// Give up on a cancelled INVITE that got no final response within
+    /// 64*T1 of the CANCEL (RFC 3261 section 9.1).
+    CancelTimeout,
+    /// Forget a client INVITE transaction (timer D after a non-2xx, or the
+    /// end of the Accepted state of RFC 6026 after a 2xx).
+    InviteForget,
+}
+
+/// The states of a client INVITE transaction (RFC 3261 figure 5, with
+/// the Accepted state of RFC 6026).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteState {
+    /// Sent; no response yet.
+    Calling,
+    /// A provisional response arrived.
+    Proceeding,
+    /// A non-2xx final response arrived and was ACKed; later copies are
+    /// ACKed again.
+    Completed,
+    /// A 2xx arrived; later copies go to the transaction user, which ACKs
+    /// them end to end.
+    Accepted,
 }
