@@ -235,7 +235,16 @@ impl Store {
             .bind(i64::from(agent.enabled))
             .bind(now)
             .execute(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| match StoreError::from(error) {
+                // Another request wrote the same id or SIP user name
+                // between the checks above and this statement.
+                e if e.is_constraint() => StoreError::Invalid(format!(
+                    "agent `{}` or its sip_user was written by another request at the same time; retry the request",
+                    agent.id
+                )),
+                e => e,
+            })?;
 
         let row = agent_by(&mut tx, "id", &agent.id).await?.ok_or_else(|| {
             StoreError::Invalid(format!(
