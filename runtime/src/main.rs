@@ -1,8 +1,10 @@
 //! `flowd [--config PATH]`: loads `tok.yaml` and the flows, compiles every
 //! flow with flowc, starts the SIP listeners and serves until SIGTERM or
-//! ctrl-c. `flowd import contacts FILE` imports contacts into the CRM.
+//! ctrl-c. `flowd import contacts FILE` imports contacts into the CRM and
+//! `flowd import agents FILE` imports agents.
 
 use clap::{Parser, Subcommand};
+use flowd::agents::AgentSchema;
 use flowd::call::{Flows, Server, load_flows};
 use flowd::config::{self, RuntimeConfig};
 use flowd::crm::{CrmSchema, import};
@@ -47,6 +49,14 @@ enum ImportCommand {
         /// The `.csv`, `.yaml` or `.yml` file.
         file: PathBuf,
     },
+    /// Upserts agents from a CSV or YAML file and prints a report of the
+    /// rows imported, updated and rejected with their lines. Passwords are
+    /// stored only as digest HA1 values for `sip.realm`. Rejected rows
+    /// alone exit 0; a file that cannot be read exits 1.
+    Agents {
+        /// The `.csv`, `.yaml` or `.yml` file.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -79,6 +89,13 @@ fn main() -> ExitCode {
     {
         let config_path = config_file(options.config.as_deref());
         return import_contacts(&config, config_path.as_deref(), file);
+    }
+    if let Some(Command::Import {
+        what: ImportCommand::Agents { file },
+    }) = &options.command
+    {
+        let config_path = config_file(options.config.as_deref());
+        return import_agents(&config, config_path.as_deref(), file);
     }
     let prompts = match PromptLibrary::load(&config.prompts) {
         Ok(prompts) => prompts,
@@ -219,6 +236,9 @@ async fn serve(
         tracing::info!(%address, "listening for HTTP: /metrics, /health and /api/v1");
     }
     let stats = server.stats().clone();
+    // TODO: serve `api.router_with_agents(AgentSchema::load(..))` so the API
+    // checks agent skills against tok.yaml and uses `sip.realm`; the HTTP
+    // listener serves `Api::router`, with the default realm and no check.
     let api = Api::new(store, schema, &config);
     tokio::spawn(async move {
         if let Err(error) = flowd::http::serve_with_api(http, stats, api).await {
@@ -261,6 +281,42 @@ fn import_contacts(config: &RuntimeConfig, config_path: Option<&Path>, file: &Pa
     let result = runtime.block_on(async {
         let store = open_store(config).await?;
         let report = import::import_contacts(&store, &schema, file)
+            .await
+            .map_err(|error| error.to_string());
+        store.close().await;
+        report
+    });
+    match result {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("flowd: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `flowd import agents FILE` and prints its report.
+fn import_agents(config: &RuntimeConfig, config_path: Option<&Path>, file: &Path) -> ExitCode {
+    let schema = match AgentSchema::load(config_path) {
+        Ok(schema) => schema,
+        Err(message) => {
+            eprintln!("flowd: error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("flowd: error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let store = open_store(config).await?;
+        let report = flowd::agents::import::import_agents(&store, &schema, file)
             .await
             .map_err(|error| error.to_string());
         store.close().await;

@@ -1,9 +1,12 @@
 //! The JSON API under `/api/v1`: contacts, interactions, tickets, calls,
-//! recordings and the outbox, for the agent page, the wallboard and other
+//! recordings, the outbox, agents and callbacks, for the agent page, the wallboard and other
 //! systems. Every route needs `Authorization: Bearer TOKEN` with the token
 //! from the environment variable that `api.token_env` names. Without a
 //! token configured, every route returns 401.
 
+mod agents;
+
+use crate::agents::AgentSchema;
 use crate::crm::{ContactInput, CrmSchema};
 use crate::store::{
     CallQuery, CallRow, ContactQuery, NewInteraction, NewNote, NewTicket, OutboxQuery, Store,
@@ -63,8 +66,17 @@ impl Api {
         }
     }
 
-    /// Returns the `/api/v1` routes with the token check in front.
+    /// Returns the `/api/v1` routes with the token check in front; agents
+    /// get the default realm and their skills are not checked against
+    /// tok.yaml.
     pub fn router(self) -> Router {
+        self.router_with_agents(AgentSchema::default())
+    }
+
+    /// Returns the `/api/v1` routes with the token check in front; agent
+    /// passwords are stored as HA1 values for `agents.realm`, and agent
+    /// skills are checked against `agents.skills`.
+    pub fn router_with_agents(self, agents: AgentSchema) -> Router {
         let shared: Shared = Arc::new(self);
         Router::new()
             .route("/api/v1/contacts", get(list_contacts).post(create_contact))
@@ -87,6 +99,7 @@ impl Api {
             .route("/api/v1/calls/{id}", get(get_call))
             .route("/api/v1/calls/{id}/recording", get(get_recording))
             .route("/api/v1/outbox", get(list_outbox))
+            .merge(agents::routes(agents))
             .fallback(not_found)
             .layer(middleware::from_fn(reject_nul))
             .layer(middleware::from_fn_with_state(shared.clone(), authorize))

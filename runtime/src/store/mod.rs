@@ -1,5 +1,5 @@
-//! flowd's database: the built-in CRM, call records and the outbox of
-//! follow-ups, on SQLite (the embedded default) or PostgreSQL.
+//! flowd's database: the built-in CRM, call records, the outbox of
+//! follow-ups, agents with their state history, and callbacks, on SQLite (the embedded default) or PostgreSQL.
 //!
 //! One `Store` runs the same SQL on both backends through sqlx's `Any`
 //! driver: every statement uses `$1`-style parameters, which SQLite reads
@@ -7,6 +7,8 @@
 //! lists and maps are JSON text). Each backend has its own migrations
 //! folder, embedded in the binary and run by [`Store::open`].
 
+mod agents;
+mod callbacks;
 mod calls;
 mod contacts;
 mod error;
@@ -16,6 +18,10 @@ pub mod testing;
 mod tickets;
 mod types;
 
+pub use agents::{
+    MAX_NAME_LENGTH, MAX_PASSWORD_LENGTH, check_agent, check_agent_name, check_sip_user, ha1_md5,
+    ha1_sha256,
+};
 pub use contacts::Upserted;
 
 pub use error::StoreError;

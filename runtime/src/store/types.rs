@@ -574,3 +574,205 @@ pub fn effective_limit(limit: u32) -> i64 {
         limit => i64::from(limit.min(MAX_LIMIT)),
     }
 }
+
+/// An agent as imported or sent to the API. A missing `enabled` is true.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewAgent {
+    /// Short id such as `ana`: 1-64 characters of `a-z`, `0-9`, `.`, `_`
+    /// and `-`.
+    pub id: String,
+    /// Display name; empty means the id.
+    pub name: String,
+    /// The SIP user name the phone registers with; `None` means the id.
+    pub sip_user: Option<String>,
+    /// The SIP password. Only its HA1 digests are stored; `None` keeps the
+    /// stored ones.
+    pub password: Option<String>,
+    /// A fixed SIP URI for an agent whose phone does not register.
+    pub uri: Option<String>,
+    /// Skill name to level, from 1.
+    pub skills: BTreeMap<String, u32>,
+    /// Language codes such as `sl`.
+    pub languages: Vec<String>,
+    /// Team names.
+    pub teams: Vec<String>,
+    /// Whether queues may offer calls to the agent.
+    pub enabled: bool,
+}
+
+impl Default for NewAgent {
+    fn default() -> NewAgent {
+        NewAgent {
+            id: String::new(),
+            name: String::new(),
+            sip_user: None,
+            password: None,
+            uri: None,
+            skills: BTreeMap::new(),
+            languages: Vec::new(),
+            teams: Vec::new(),
+            enabled: true,
+        }
+    }
+}
+
+impl std::fmt::Debug for NewAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAgent")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("sip_user", &self.sip_user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("uri", &self.uri)
+            .field("skills", &self.skills)
+            .field("languages", &self.languages)
+            .field("teams", &self.teams)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+/// A stored agent. The HA1 digests are never serialized, so no API answer
+/// or log line built from this type carries them.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentRow {
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The SIP user name the phone registers with.
+    pub sip_user: String,
+    /// MD5 of `sip_user:realm:password` in hex; `None` without a password.
+    #[serde(skip_serializing, default)]
+    pub ha1_md5: Option<String>,
+    /// SHA-256 of `sip_user:realm:password` in hex; `None` without a
+    /// password.
+    #[serde(skip_serializing, default)]
+    pub ha1_sha256: Option<String>,
+    /// A fixed SIP URI for an agent whose phone does not register.
+    pub uri: Option<String>,
+    /// Skill name to level, from 1.
+    pub skills: BTreeMap<String, u32>,
+    /// Language codes.
+    pub languages: Vec<String>,
+    /// Team names.
+    pub teams: Vec<String>,
+    /// Whether queues may offer calls to the agent.
+    pub enabled: bool,
+    /// Creation time.
+    pub created_at: Millis,
+    /// Time of the last change.
+    pub updated_at: Millis,
+}
+
+impl AgentRow {
+    /// True when a password was set, so the phone can register.
+    pub fn has_password(&self) -> bool {
+        self.ha1_md5.is_some() && self.ha1_sha256.is_some()
+    }
+}
+
+impl std::fmt::Debug for AgentRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("sip_user", &self.sip_user)
+            .field("has_password", &self.has_password())
+            .field("uri", &self.uri)
+            .field("skills", &self.skills)
+            .field("languages", &self.languages)
+            .field("teams", &self.teams)
+            .field("enabled", &self.enabled)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+/// The states an agent may be in.
+pub const AGENT_STATES: [&str; 6] = [
+    "logged_out",
+    "ready",
+    "ringing",
+    "on_call",
+    "wrap_up",
+    "paused",
+];
+
+/// One change of an agent's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentStateRow {
+    /// Id, increasing in the order the changes were written.
+    pub id: i64,
+    /// The agent.
+    pub agent_id: String,
+    /// One of [`AGENT_STATES`].
+    pub state: String,
+    /// Why, for `paused` (such as `lunch`) and other states that have one.
+    pub reason: Option<String>,
+    /// Time of the change.
+    pub at_ms: Millis,
+    /// The call that caused it, for `ringing`, `on_call` and `wrap_up`.
+    pub call_id: Option<String>,
+}
+
+/// The statuses a callback may have.
+pub const CALLBACK_STATUSES: [&str; 4] = ["pending", "dialing", "done", "failed"];
+
+/// A callback a caller asked for while waiting in a queue.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewCallback {
+    /// The SIP Call-ID of the call that asked for it.
+    pub call_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The queue the caller waited in.
+    pub queue: String,
+    /// The number to call, in E.164.
+    pub number: String,
+    /// The caller's language code.
+    pub language: Option<String>,
+    /// The caller's priority in the queue.
+    pub priority: i64,
+    /// Time the caller entered the queue; the callback keeps that place.
+    pub entered_at: Millis,
+}
+
+/// A stored callback.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallbackRow {
+    /// Id.
+    pub id: i64,
+    /// The SIP Call-ID of the call that asked for it.
+    pub call_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// The queue.
+    pub queue: String,
+    /// The number to call, in E.164.
+    pub number: String,
+    /// The caller's language code.
+    pub language: Option<String>,
+    /// The caller's priority in the queue.
+    pub priority: i64,
+    /// Time the caller entered the queue.
+    pub entered_at: Millis,
+    /// One of [`CALLBACK_STATUSES`].
+    pub status: String,
+    /// Attempts to call the customer so far.
+    pub attempts: u32,
+    /// Time the next attempt may start.
+    pub next_attempt_at: Millis,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// The agent who took it.
+    pub agent: Option<String>,
+    /// The final outcome, such as `answered` or `no_answer`.
+    pub outcome: Option<String>,
+    /// Time it was stored.
+    pub created_at: Millis,
+    /// Time of the last change.
+    pub updated_at: Millis,
+}
