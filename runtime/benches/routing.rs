@@ -1,8 +1,10 @@
 //! Routing decisions of the queue engine with 200 queues. Each queue needs
 //! the caller's language and its own skill at level 2; a third of them
 //! relax that skill to level 1 after 60 s and drop it after 120 s. Each
-//! agent has the skills of 4 queues; strategies cycle over every strategy
-//! but `ring_all`, whose offer rings every eligible agent by definition.
+//! agent has the skills of 4 queues, and can also serve the 67 queues with
+//! a drop step, whose callers need no skill after 120 s. Strategies cycle
+//! over every strategy but `ring_all`, whose offer rings every eligible
+//! agent by definition.
 //!
 //! Two decisions are measured, each as one event plus the `dispatch` that
 //! returns its offer:

@@ -624,6 +624,7 @@ impl Engine {
         let q = caller.queue;
         let entered = caller.spec.entered_at_ms;
         self.unplace(id);
+
         let mut answered_by = None;
         if let Leave::Answered(agent) = &why {
             answered_by = self.agent_ids.get(agent.as_str()).copied();
@@ -641,6 +642,7 @@ impl Engine {
                 }
             }
         }
+
         if let Some(slot) = self.queues.get_mut(q) {
             match &why {
                 Leave::Abandoned => slot.abandoned += 1,
@@ -711,9 +713,9 @@ impl Engine {
                 heap.push(Reverse((caller.key(), id, None)));
             }
         }
-        // The best caller of all proposals goes first; it picks its agent by
-        // its queue's strategy, and an agent whose proposal was taken by
-        // another agent proposes again.
+        // The best caller of all proposals goes first and picks its agent by
+        // its queue's strategy. An agent whose proposed caller went to
+        // another agent proposes its next caller.
         while let Some(Reverse((key, id, from))) = heap.pop() {
             if let Some(a) = from
                 && self.agent_state_index(a) != Some(1)
@@ -921,6 +923,20 @@ impl Engine {
                 if let Some(slot) = self.agent_mut(a) {
                     slot.caller = None;
                 }
+                // A sticky agent who did not answer does not hold the caller
+                // for the rest of its sticky time.
+                let sticky_to_agent = self
+                    .callers
+                    .get(&caller)
+                    .is_some_and(|c| c.spec.sticky_agent.as_deref() == Some(agent));
+                if sticky_to_agent
+                    && let Some(due) = self
+                        .callers
+                        .get_mut(&caller)
+                        .and_then(|c| c.sticky_due.take())
+                {
+                    self.timers.remove(&(due, Timer::Sticky(caller)));
+                }
                 self.withdraw(caller, a);
                 self.change_state(a, AgentState::Paused("no answer".to_owned()), now_ms);
             }
@@ -1066,6 +1082,7 @@ impl Engine {
         slot.idle_since_ms = now_ms;
         slot.caller = None;
         let queue = slot.call_queue.take();
+
         let mut wrapup_ms = 0;
         if let Some(queue) = queue.and_then(|q| self.queues.get_mut(q)) {
             wrapup_ms = queue.def.wrapup_ms;
@@ -1075,6 +1092,7 @@ impl Engine {
                 None => sample,
             });
         }
+
         if wrapup_ms == 0 {
             self.change_state(a, AgentState::Ready, now_ms);
             return;
@@ -1327,6 +1345,7 @@ impl Engine {
             self.remove_ready(a);
         }
         self.count(a, -1);
+
         if old == AgentState::WrapUp
             && let Some(due) = self.agent_mut(a).and_then(|agent| agent.wrap_due.take())
         {
@@ -1353,6 +1372,7 @@ impl Engine {
         agent.state = state.clone();
         agent.since_ms = now_ms;
         self.count(a, 1);
+
         if state == AgentState::Ready {
             self.freeze_ready_values(a, now_ms);
             self.insert_ready(a);

@@ -83,13 +83,13 @@ pub struct CallerSpec {
     pub entered_at_ms: u64,
 }
 
-/// Why a caller could not enter a queue.
+/// The reason a caller could not enter a queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EnqueueError {
     /// No queue of that name was set with `Engine::set_queue`.
     #[error("unknown queue")]
     UnknownQueue,
-    /// The queue already holds its `max callers`.
+    /// The queue already contains its `max callers`.
     #[error("queue is full")]
     Full,
     /// No logged-in agent could serve the caller, even with every relax
@@ -103,7 +103,7 @@ pub enum EnqueueError {
 #[error("unknown agent {0:?}")]
 pub struct UnknownAgent(pub String);
 
-/// Why a caller left its queue.
+/// The reason a caller left its queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Leave {
     /// The caller hung up; counts as abandoned.
@@ -112,9 +112,9 @@ pub enum Leave {
     MaxWait,
     /// The caller took a callback; not counted until the callback re-enters.
     Callback,
-    /// The caller was answered by this agent outside `Engine::offer_result`
-    /// (for example a callback the agent took); counts as answered and puts
-    /// the agent on the call.
+    /// The caller was answered by this agent outside `Engine::offer_result`,
+    /// for example a callback the agent took. It counts as answered and
+    /// puts the agent on the call.
     Answered(String),
     /// The caller moved to another queue; not counted.
     Moved,

@@ -51,7 +51,7 @@ fn caller(id: CallerId, priority: i64, at: u64) -> CallerSpec {
     }
 }
 
-/// An engine with one queue and ready agents `ids` without skills, added
+/// Builds an engine with one queue and agents `ids` without skills, added
 /// and made ready in order at times 0, 1, 2, ...
 fn engine_with(q: Queue, ids: &[&str]) -> Engine {
     let mut engine = Engine::new(7);
@@ -383,6 +383,17 @@ fn sticky_released_when_agent_logs_out() {
     engine
         .set_agent_state("b", AgentState::LoggedOut, 2000)
         .unwrap();
+    assert_eq!(single(&engine.dispatch(2000)), (1, "a".to_owned()));
+}
+
+#[test]
+fn sticky_ends_when_agent_does_not_answer() {
+    let mut engine = sticky_engine();
+    engine
+        .enqueue("q", sticky_caller(1, "b", 1000), 1000)
+        .unwrap();
+    assert_eq!(single(&engine.dispatch(1000)), (1, "b".to_owned()));
+    engine.offer_result(1, "b", OfferResult::NoAnswer, 2000);
     assert_eq!(single(&engine.dispatch(2000)), (1, "a".to_owned()));
 }
 
