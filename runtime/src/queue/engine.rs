@@ -304,6 +304,17 @@ pub struct Engine {
     dirty_callers: Vec<CallerId>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("queues", &self.queues.len())
+            .field("agents", &self.agent_ids.len())
+            .field("callers", &self.callers.len())
+            .field("timers", &self.timers.len())
+            .finish()
+    }
+}
+
 impl Engine {
     /// Creates an empty engine; `seed` seeds the `random` strategy.
     pub fn new(seed: u64) -> Engine {

@@ -675,6 +675,17 @@ fn live_state_reports_agents_and_waits() {
 }
 
 #[test]
+fn engine_is_send_and_debug() {
+    fn assert_send<T: Send + std::fmt::Debug>(_: &T) {}
+    let engine = engine_with(queue("q", Strategy::Linear), &["a"]);
+    assert_send(&engine);
+    assert_eq!(
+        format!("{engine:?}"),
+        "Engine { queues: 1, agents: 1, callers: 0, timers: 0 }"
+    );
+}
+
+#[test]
 fn unknown_agent_is_error() {
     let mut engine = Engine::new(1);
     assert_eq!(
