@@ -1,6 +1,7 @@
 //! flowd, the Tok telephony runtime: answers SIP calls and runs the
 //! compiled flows of `flowc`.
 
+pub mod agents;
 pub mod call;
 pub mod config;
 pub mod crm;
