@@ -463,6 +463,8 @@ impl DigestAuth {
         if authorization.cnonce.as_deref().is_none_or(str::is_empty) {
             return Verdict::Unusable("cnonce is missing");
         }
+        // NOTE: nonce counts are not tracked, so a captured Authorization
+        // can be replayed for the same method and URI while its nonce lives.
         let Some(issued_ms) = self.nonce_time(&authorization.nonce) else {
             return Verdict::Unusable("the nonce was not issued by this server");
         };
