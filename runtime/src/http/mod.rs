@@ -147,3 +147,112 @@ pub fn render_metrics(stats: &Stats) -> String {
     }
     text
 }
+
+/// Renders the live state of queues and agents as Prometheus metrics, with
+/// the queue or agent as a label. Counters run since local midnight.
+pub fn render_queue_metrics(live: &crate::queue::service::LiveState) -> String {
+    let mut text = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, f64)>| {
+        let _ = writeln!(text, "# HELP {name} {help}");
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(text, "{name}{{{labels}}} {value}");
+        }
+    };
+    let queue = |name: &str| format!("queue=\"{}\"", label_value(name));
+    let per_queue = |value: &dyn Fn(&crate::queue::QueueLive) -> f64| {
+        live.queues
+            .iter()
+            .map(|q| (queue(&q.name), value(q)))
+            .collect::<Vec<_>>()
+    };
+    family(
+        "flowd_queue_callers_waiting",
+        "gauge",
+        "Callers waiting in the queue, those being offered to an agent included.",
+        per_queue(&|q| q.waiting as f64),
+    );
+    family(
+        "flowd_queue_longest_wait_seconds",
+        "gauge",
+        "Wait of the caller who has waited longest.",
+        per_queue(&|q| q.longest_wait_ms as f64 / 1000.0),
+    );
+    family(
+        "flowd_queue_estimated_wait_seconds",
+        "gauge",
+        "Estimated wait of a caller entering now; absent while no agent is staffed.",
+        live.queues
+            .iter()
+            .filter_map(|q| Some((queue(&q.name), q.estimated_wait_ms? as f64 / 1000.0)))
+            .collect(),
+    );
+    family(
+        "flowd_queue_answered_today",
+        "gauge",
+        "Callers answered since local midnight.",
+        per_queue(&|q| q.answered as f64),
+    );
+    family(
+        "flowd_queue_abandoned_today",
+        "gauge",
+        "Callers who hung up while waiting, since local midnight.",
+        per_queue(&|q| q.abandoned as f64),
+    );
+    family(
+        "flowd_queue_service_level_percent",
+        "gauge",
+        "Share of callers answered within the queue's target since local midnight; absent before the first.",
+        live.queues
+            .iter()
+            .filter_map(|q| Some((queue(&q.name), q.service_level?)))
+            .collect(),
+    );
+    let mut by_state = Vec::new();
+    for q in &live.queues {
+        let counts = q.agents;
+        for (state, count) in [
+            ("logged_out", counts.logged_out),
+            ("ready", counts.ready),
+            ("ringing", counts.ringing),
+            ("on_call", counts.on_call),
+            ("wrap_up", counts.wrap_up),
+            ("paused", counts.paused),
+        ] {
+            by_state.push((
+                format!("{},state=\"{state}\"", queue(&q.name)),
+                f64::from(count),
+            ));
+        }
+    }
+    family(
+        "flowd_queue_agents",
+        "gauge",
+        "Agents who can serve the queue, by state.",
+        by_state,
+    );
+    family(
+        "flowd_agent_state_seconds",
+        "gauge",
+        "Time the agent has been in its current state, labelled with the state.",
+        live.agents
+            .iter()
+            .map(|agent| {
+                let (state, _) = crate::queue::service::state_row(&agent.state);
+                (
+                    format!("agent=\"{}\",state=\"{state}\"", label_value(&agent.id)),
+                    agent.time_in_state_ms as f64 / 1000.0,
+                )
+            })
+            .collect(),
+    );
+    text
+}
+
+/// Escapes a Prometheus label value: backslash, double quote and newline.
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
