@@ -52,9 +52,8 @@ pub struct AgentLocator {
     fixed: RwLock<HashMap<String, String>>,
 }
 
-impl AgentLocator {
-    /// Sets the fixed URI of an agent, or removes it with `None`.
-    pub fn set_fixed(&self, agent: &str, uri: Option<String>) {
+impl Locator for AgentLocator {
+    fn set_fixed(&self, agent: &str, uri: Option<String>) {
         let mut fixed = self
             .fixed
             .write()
@@ -64,9 +63,7 @@ impl AgentLocator {
             None => fixed.remove(agent),
         };
     }
-}
 
-impl Locator for AgentLocator {
     fn locate(&self, agent: &str) -> Vec<AgentTarget> {
         let bindings = self
             .registrar

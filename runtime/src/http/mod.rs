@@ -7,6 +7,7 @@ pub mod api;
 pub use api::Api;
 
 use crate::call::Stats;
+use crate::queue::service::QueueService;
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -20,31 +21,55 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves `/metrics` and `/health` on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, stats: Stats) -> std::io::Result<()> {
-    axum::serve(listener, monitoring(stats)).await
+    axum::serve(listener, monitoring(stats, None)).await
 }
 
 /// Serves `/metrics`, `/health` and the API under `/api/v1` on `listener`
 /// until the task is dropped.
 pub async fn serve_with_api(listener: TcpListener, stats: Stats, api: Api) -> std::io::Result<()> {
-    axum::serve(listener, monitoring(stats).merge(api.router())).await
+    axum::serve(listener, monitoring(stats, None).merge(api.router())).await
 }
 
-fn monitoring(stats: Stats) -> Router {
+/// Serves `/metrics` with the live state of `queues`, `/health` and the
+/// `api` routes on `listener` until the task is dropped.
+pub async fn serve_with_queues(
+    listener: TcpListener,
+    stats: Stats,
+    queues: Option<QueueService>,
+    api: Router,
+) -> std::io::Result<()> {
+    axum::serve(listener, monitoring(stats, queues).merge(api)).await
+}
+
+/// The state of the monitoring routes.
+#[derive(Clone)]
+struct Monitoring {
+    stats: Stats,
+    queues: Option<QueueService>,
+}
+
+fn monitoring(stats: Stats, queues: Option<QueueService>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/health", get(health))
-        .with_state(stats)
+        .with_state(Monitoring { stats, queues })
 }
 
 async fn health() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(State(stats): State<Stats>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        render_metrics(&stats),
-    )
+async fn metrics(State(monitoring): State<Monitoring>) -> impl IntoResponse {
+    let mut text = render_metrics(&monitoring.stats);
+    if let Some(queues) = &monitoring.queues {
+        // The queue service answers from memory; the timeout only guards
+        // a scrape against a service that has stopped.
+        match tokio::time::timeout(std::time::Duration::from_secs(1), queues.live()).await {
+            Ok(Some(live)) => text.push_str(&render_queue_metrics(&live)),
+            _ => tracing::warn!("queue metrics left out: the queue service did not answer"),
+        }
+    }
+    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text)
 }
 
 /// Renders the call layer's counts as Prometheus metrics.

@@ -35,6 +35,9 @@ pub struct AgentTarget {
 pub trait Locator: Send + Sync {
     /// Returns the targets of `agent`, empty when it cannot be reached.
     fn locate(&self, agent: &str) -> Vec<AgentTarget>;
+
+    /// Sets or removes an agent's fixed URI.
+    fn set_fixed(&self, agent: &str, uri: Option<String>);
 }
 
 /// A locator for agents that have only fixed URIs.
@@ -54,6 +57,17 @@ impl Locator for FixedUris {
             })
             .into_iter()
             .collect()
+    }
+
+    fn set_fixed(&self, agent: &str, uri: Option<String>) {
+        let mut uris = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match uri {
+            Some(uri) => uris.insert(agent.to_string(), uri),
+            None => uris.remove(agent),
+        };
     }
 }
 
@@ -163,6 +177,7 @@ enum Command {
 #[derive(Clone)]
 pub struct QueueService {
     commands: mpsc::UnboundedSender<Command>,
+    locator: Arc<dyn Locator>,
     next_caller: Arc<AtomicU64>,
     epoch: Arc<Epoch>,
 }
@@ -197,6 +212,7 @@ impl QueueService {
         });
         let service = QueueService {
             commands,
+            locator: locator.clone(),
             next_caller: Arc::new(AtomicU64::new(1)),
             epoch: epoch.clone(),
         };
@@ -318,7 +334,19 @@ impl QueueService {
 
     /// Removes an agent.
     pub fn remove_agent(&self, agent: &str) {
+        self.locator.set_fixed(agent, None);
         self.send(Command::RemoveAgent(agent.to_string()));
+    }
+
+    /// Applies an agent written to the store: new skills, languages and
+    /// fixed URI at once; a disabled agent is removed from routing.
+    pub fn agent_saved(&self, agent: &crate::store::AgentRow) {
+        if !agent.enabled {
+            self.remove_agent(&agent.id);
+            return;
+        }
+        self.locator.set_fixed(&agent.id, agent.uri.clone());
+        self.upsert_agent(agent_spec(agent));
     }
 
     /// Returns the live state of every queue and agent.

@@ -102,7 +102,11 @@ impl Leg {
             .await;
         let wait_ms = entered.elapsed().as_millis() as u64;
         match outcome {
-            QueueResult::Answered(agent, talk_ms) => Reply::Queue(QueueOutcome::Answered {
+            QueueResult::Answered {
+                agent,
+                wait_ms,
+                talk_ms,
+            } => Reply::Queue(QueueOutcome::Answered {
                 agent,
                 wait_ms,
                 talk_ms,
@@ -204,12 +208,17 @@ impl Leg {
                         );
                         waiting.answered();
                         let agent = winner.agent.clone();
+                        let wait_ms = entered.elapsed().as_millis() as u64;
                         let talk_ms = self.talk(queue, winner).await;
                         if let Some(service) = &self.shared.queues {
                             service.call_ended(&agent, talk_ms);
                         }
                         self.log.wrapup_ms = queue.wrapup_ms;
-                        return QueueResult::Answered(agent, talk_ms);
+                        return QueueResult::Answered {
+                            agent,
+                            wait_ms,
+                            talk_ms,
+                        };
                     }
                     other => {
                         let lost = ringing.swap_remove(index);
@@ -427,8 +436,13 @@ impl Leg {
 
 /// How waiting in a queue ended.
 pub(super) enum QueueResult {
-    /// This agent answered and talked for these milliseconds.
-    Answered(String, u64),
+    /// An agent answered after the caller waited `wait_ms`, and they
+    /// talked for `talk_ms`.
+    Answered {
+        agent: String,
+        wait_ms: u64,
+        talk_ms: u64,
+    },
     /// The caller left without an agent.
     Ended(QueueEnd),
 }
