@@ -25,6 +25,12 @@ struct Options {
     /// The config file; by default `flows/tok.yaml` when it exists.
     #[arg(long, value_name = "PATH", global = true)]
     config: Option<PathBuf>,
+    /// Starts the flows' clock at this instant (RFC 3339, such as
+    /// 2026-12-07T10:00:00+01:00) and lets it run on from there, to try
+    /// opening hours and holidays at any time of day. Call records keep
+    /// the real time.
+    #[arg(long, value_name = "TIMESTAMP")]
+    now: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -97,6 +103,25 @@ fn main() -> ExitCode {
         let config_path = config_file(options.config.as_deref());
         return import_agents(&config, config_path.as_deref(), file);
     }
+    let clock: flowd::call::Clock = match options.now.as_deref().map(str::parse::<jiff::Timestamp>)
+    {
+        None => std::sync::Arc::new(jiff::Timestamp::now),
+        Some(Ok(start)) => {
+            tracing::info!(%start, "flows read a clock started at --now");
+            let began = std::time::Instant::now();
+            std::sync::Arc::new(move || {
+                let elapsed = jiff::SignedDuration::try_from(began.elapsed()).unwrap_or_default();
+                start.checked_add(elapsed).unwrap_or(start)
+            })
+        }
+        Some(Err(error)) => {
+            eprintln!(
+                "flowd: error: invalid --now `{}`: {error}; give an RFC 3339 instant such as 2026-12-07T10:00:00+01:00",
+                options.now.unwrap_or_default()
+            );
+            return ExitCode::from(2);
+        }
+    };
     let prompts = match PromptLibrary::load(&config.prompts) {
         Ok(prompts) => prompts,
         Err(error) => {
@@ -126,7 +151,7 @@ fn main() -> ExitCode {
         }
     };
     let config_path = config_file(options.config.as_deref());
-    match runtime.block_on(serve(config, config_path, flows, prompts)) {
+    match runtime.block_on(serve(config, config_path, flows, prompts, clock)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("flowd: error: {message}");
@@ -187,6 +212,7 @@ async fn serve(
     config_path: Option<PathBuf>,
     flows: Flows,
     prompts: PromptLibrary,
+    clock: flowd::call::Clock,
 ) -> Result<(), String> {
     tracing::info!(
         flows = ?flows.names(),
@@ -218,7 +244,7 @@ async fn serve(
         &config,
         flows,
         prompts,
-        std::sync::Arc::new(jiff::Timestamp::now),
+        clock,
         Some(store.clone()),
         Some(deliverer.outbox()),
     )

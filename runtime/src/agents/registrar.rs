@@ -174,6 +174,19 @@ impl Registrar {
         &self.inner.config
     }
 
+    /// Puts back a binding stored by an earlier run of flowd, without an
+    /// event. A REGISTER of the same contact refreshes it as usual.
+    pub fn restore(&self, agent_id: &str, binding: Binding) {
+        let mut bindings = self.inner.lock_bindings();
+        let stored = bindings.entry(agent_id.to_string()).or_default();
+        stored.retain(|old| old.binding.contact_uri != binding.contact_uri);
+        stored.push(Stored {
+            binding,
+            call_id: String::new(),
+            cseq: 0,
+        });
+    }
+
     /// Returns the current bindings of `agent_id`, expired ones left out.
     pub fn lookup(&self, agent_id: &str) -> Vec<Binding> {
         let now = Instant::now();

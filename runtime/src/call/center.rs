@@ -116,6 +116,7 @@ pub(super) struct Center {
     pub(super) locator: Arc<AgentLocator>,
     registrar_events: mpsc::UnboundedReceiver<RegistrarEvent>,
     feature_events: mpsc::UnboundedReceiver<FeatureEvent>,
+    store: Store,
 }
 
 impl Center {
@@ -153,6 +154,7 @@ impl Center {
             locator,
             registrar_events,
             feature_events,
+            store: store.clone(),
         }
     }
 
@@ -163,8 +165,9 @@ impl Center {
 
     /// Logs agents in and out as their phones register and dial feature
     /// codes, until the registrar and the feature handler stop.
-    pub(super) fn run_presence(mut self, registrar: Option<Registrar>) -> QueueService {
+    pub(super) async fn run_presence(mut self, registrar: Option<Registrar>) -> QueueService {
         if let Some(registrar) = registrar {
+            restore_registrations(&self.store, &registrar, &self.service).await;
             let _ = self.locator.registrar.set(registrar);
         }
         let service = self.service.clone();
@@ -172,7 +175,10 @@ impl Center {
             loop {
                 tokio::select! {
                     event = self.registrar_events.recv() => match event {
-                        Some(event) => presence(&self.service, event),
+                        Some(event) => {
+                            save_registration(&self.store, &event).await;
+                            presence(&self.service, event);
+                        }
                         None => break,
                     },
                     event = self.feature_events.recv() => match event {
@@ -242,5 +248,78 @@ fn feature_codes(config: &crate::config::FeatureCodes) -> crate::agents::feature
         ready: config.ready.clone(),
         log_in: config.login.clone(),
         log_out: config.logout.clone(),
+    }
+}
+
+/// Puts back the registrations of the last run that have not expired and
+/// logs their agents in, so a restart does not wait for phones to
+/// register again.
+async fn restore_registrations(store: &Store, registrar: &Registrar, service: &QueueService) {
+    let now = crate::call::record::now_millis();
+    let rows = match store.registrations(now).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::error!(%error, "stored registrations could not be read; phones must register again");
+            return;
+        }
+    };
+    for row in rows {
+        let (Ok(remote), Ok(local)) = (row.remote.parse(), row.local.parse()) else {
+            tracing::warn!(agent = %row.agent_id, remote = %row.remote, "stored registration has an invalid address; skipped");
+            continue;
+        };
+        let transport = if row.transport == "tcp" {
+            Transport::Tcp
+        } else {
+            Transport::Udp
+        };
+        let left = u64::try_from(row.expires_at - now).unwrap_or(0);
+        let binding = crate::agents::registrar::Binding {
+            contact_uri: row.contact_uri.clone(),
+            source: crate::sip::transport::Source {
+                transport,
+                remote,
+                local,
+                // A TCP connection does not survive the restart; the
+                // phone reconnects when it registers again.
+                connection: None,
+            },
+            expires_at: std::time::Instant::now() + std::time::Duration::from_millis(left),
+        };
+        tracing::info!(agent = %row.agent_id, contact = %row.contact_uri, "registration of the last run restored");
+        registrar.restore(&row.agent_id, binding);
+        service.log_in(&row.agent_id);
+    }
+}
+
+/// Stores or removes an agent's registered contacts as the registrar
+/// reports them.
+// TODO: refreshes of a bound contact send no event, so the stored expiry is
+// the first REGISTER's until the phone registers a new contact.
+async fn save_registration(store: &Store, event: &RegistrarEvent) {
+    let result = match event {
+        RegistrarEvent::Registered {
+            agent_id,
+            contact_uri,
+            source,
+            expires,
+        } => {
+            let row = crate::store::RegistrationRow {
+                agent_id: agent_id.clone(),
+                contact_uri: contact_uri.clone(),
+                transport: source.transport.as_str().to_ascii_lowercase(),
+                remote: source.remote.to_string(),
+                local: source.local.to_string(),
+                expires_at: crate::call::record::now_millis()
+                    + i64::try_from(expires.as_millis()).unwrap_or(i64::MAX),
+            };
+            store.save_registration(&row).await
+        }
+        RegistrarEvent::Unregistered { agent_id } | RegistrarEvent::Expired { agent_id } => {
+            store.delete_registrations(agent_id).await
+        }
+    };
+    if let Err(error) = result {
+        tracing::warn!(%error, ?event, "registration not stored; a restart would lose it");
     }
 }

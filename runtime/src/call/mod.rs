@@ -468,7 +468,10 @@ impl Server {
         let (ending, ending_receiver) = tokio::sync::watch::channel(false);
         let leg_routes = leg::LegRoutes::default();
         let registrar = agents.as_ref().map(|agents| agents.registrar.clone());
-        let queues = center.map(|center| center.run_presence(registrar));
+        let queues = match center {
+            Some(center) => Some(center.run_presence(registrar).await),
+            None => None,
+        };
         let callbacks = match (&queues, &store) {
             (Some(queues), Some(store)) => {
                 let context = leg::LegContext {

@@ -221,6 +221,7 @@ impl QueueService {
         engine.set_default_handling_ms(default_handling.as_millis() as u64);
         if let Some(store) = &store {
             load_agents(store, &mut engine, epoch.now_ms()).await;
+            restore_states(store, &mut engine, locator.as_ref(), epoch.now_ms()).await;
         }
         let actor = Actor {
             engine,
@@ -374,6 +375,36 @@ async fn load_agents(store: &Store, engine: &mut Engine, now_ms: u64) {
             tracing::info!(agents = count, "agents loaded");
         }
         Err(error) => tracing::error!(%error, "agents could not be loaded; none can take calls"),
+    }
+}
+
+/// Logs agents with a fixed URI back in as they were when the last run
+/// stopped: paused agents stay paused, agents ringing, on a call or in
+/// wrap-up are ready. Agents with phones come back with their stored
+/// registrations instead.
+async fn restore_states(store: &Store, engine: &mut Engine, locator: &dyn Locator, now_ms: u64) {
+    let states = match store.latest_agent_states().await {
+        Ok(states) => states,
+        Err(error) => {
+            tracing::error!(%error, "agent states of the last run could not be read; all start logged out");
+            return;
+        }
+    };
+    for row in states {
+        let state = match row.state.as_str() {
+            "logged_out" => continue,
+            "paused" => AgentState::Paused(row.reason.clone().unwrap_or_default()),
+            _ => AgentState::Ready,
+        };
+        if locator.locate(&row.agent_id).is_empty() {
+            continue;
+        }
+        if engine
+            .set_agent_state(&row.agent_id, state.clone(), now_ms)
+            .is_ok()
+        {
+            tracing::info!(agent = %row.agent_id, ?state, "agent state of the last run restored");
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod calls;
 mod contacts;
 mod error;
 mod outbox;
+mod registrations;
 mod rows;
 pub mod testing;
 mod tickets;
@@ -25,6 +26,7 @@ pub use agents::{
 pub use contacts::Upserted;
 
 pub use error::StoreError;
+pub use registrations::RegistrationRow;
 pub use types::*;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
