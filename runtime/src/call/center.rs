@@ -1,7 +1,7 @@
 //! The contact-center services of a server with a store: the queue
 //! service, the registrar's credentials from the agent table, where to
 //! ring each agent, agents' presence from registrations and feature
-//! codes, and the callback dialer.
+//! codes, and the registrations kept across restarts.
 
 use super::agents::AgentHooks;
 use crate::agents::features::{FeatureAction, FeatureEvent};
@@ -192,8 +192,8 @@ impl Center {
     }
 }
 
-/// A registered phone logs its agent in as ready; the last binding gone
-/// logs it out.
+/// Logs a registered phone's agent in as ready, and logs the agent out
+/// when its last binding is gone.
 fn presence(service: &QueueService, event: RegistrarEvent) {
     match event {
         RegistrarEvent::Registered { agent_id, .. } => {

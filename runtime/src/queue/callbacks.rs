@@ -85,7 +85,7 @@ impl Callbacks {
     }
 }
 
-/// How one attempt ended.
+/// The end of one attempt.
 enum Attempt {
     /// The customer was reached and talked to the agent.
     Answered { agent: String },
@@ -151,7 +151,7 @@ impl Inner {
         let mut waiting = match self.service.enqueue(queue, caller).await {
             Ok(waiting) => waiting,
             Err(error) => {
-                // Nobody can take it now: try again after the retry time.
+                // No agent can take it now, so it is tried again after the retry time.
                 return Attempt::Missed {
                     agent: String::new(),
                     reason: format!("no agent: {error:?}"),

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 /// How long the caller has to press a key at each question.
 const KEY_TIMEOUT: Duration = Duration::from_secs(8);
 
-/// The longest number a caller may type, as E.164 allows.
+/// The maximum number of digits a caller may type, as E.164 allows.
 const MAX_DIGITS: usize = 15;
 
 impl Leg {

@@ -22,14 +22,14 @@ struct Ringing {
     leg: OutboundLeg,
 }
 
-/// What woke the waiting caller's task, besides the caller.
+/// A wake-up of the waiting caller's task that does not come from the caller.
 enum QueueWake {
     Offer(Ring),
     Leg(usize, LegEvent),
     ServiceGone,
 }
 
-/// The next time each announcement is due, and the last position told.
+/// The next time each announcement is due, and the last position announced.
 struct Announcer {
     due: Vec<Option<Instant>>,
     last_position: Option<usize>,
@@ -323,7 +323,7 @@ impl Leg {
                         matches!(kind, AnnounceKind::Position | AnnounceKind::PositionAndWait);
                     let wants_wait =
                         matches!(kind, AnnounceKind::Wait | AnnounceKind::PositionAndWait);
-                    // A position is told the first time and then only when it changed.
+                    // A position is announced the first time and then only when it changed.
                     let position = position
                         .filter(|_| wants_position)
                         .filter(|position| announcer.last_position != Some(*position));
@@ -434,7 +434,7 @@ impl Leg {
     }
 }
 
-/// How waiting in a queue ended.
+/// The end of a caller's wait in a queue.
 pub(super) enum QueueResult {
     /// An agent answered after the caller waited `wait_ms`, and they
     /// talked for `talk_ms`.
@@ -447,7 +447,7 @@ pub(super) enum QueueResult {
     Ended(QueueEnd),
 }
 
-/// How waiting ended without an agent.
+/// The end of a wait without an agent.
 pub(super) enum QueueEnd {
     Abandoned,
     MaxWait,
