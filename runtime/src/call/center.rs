@@ -137,6 +137,7 @@ impl Center {
             Some(store.clone()),
             locator.clone(),
             config.queues.average_handle_default,
+            no_answer_state(&config.agents),
         )
         .await;
         let (registrar_tx, registrar_events) = mpsc::unbounded_channel();
@@ -321,5 +322,16 @@ async fn save_registration(store: &Store, event: &RegistrarEvent) {
     };
     if let Err(error) = result {
         tracing::warn!(%error, ?event, "registration not stored; a restart would lose it");
+    }
+}
+
+/// Returns the state of an agent who let an offered call ring out.
+fn no_answer_state(config: &crate::config::AgentsConfig) -> AgentState {
+    match config.no_answer_state {
+        crate::config::NoAnswerState::Paused => {
+            AgentState::Paused(config.no_answer_reason.clone())
+        }
+        crate::config::NoAnswerState::Ready => AgentState::Ready,
+        crate::config::NoAnswerState::LoggedOut => AgentState::LoggedOut,
     }
 }

@@ -18,6 +18,9 @@ pub use engine::{DEFAULT_HANDLING_MS, Engine, SKIP_AFTER_BUSY_MS};
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// The pause reason of an agent who let an offered call ring out.
+pub const NO_ANSWER_REASON: &str = "no answer";
+
 /// A caller's id, chosen by the host and unique among waiting callers.
 pub type CallerId = u64;
 

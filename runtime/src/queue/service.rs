@@ -204,6 +204,7 @@ impl QueueService {
         store: Option<Store>,
         locator: Arc<dyn Locator>,
         default_handling: Duration,
+        no_answer: AgentState,
     ) -> QueueService {
         let (commands, receiver) = mpsc::unbounded_channel();
         let epoch = Arc::new(Epoch {
@@ -231,6 +232,7 @@ impl QueueService {
             callers: HashMap::new(),
             history,
             states: HashMap::new(),
+            no_answer,
         };
         tokio::spawn(actor.run(receiver));
         service
@@ -432,6 +434,9 @@ struct Actor {
     history: Option<StateWriter>,
     /// The last state written per agent, to write only changes.
     states: HashMap<String, AgentState>,
+    /// The state of an agent who let an offered call ring out
+    /// (`agents.no_answer_state`).
+    no_answer: AgentState,
 }
 
 impl Actor {
@@ -504,7 +509,20 @@ impl Actor {
                 if matches!(result, OfferResult::Answered) {
                     self.callers.remove(&caller);
                 }
+                // The engine pauses an agent who did not answer; tok.yaml
+                // may keep them ready (then this caller skips them for a
+                // while, as after busy), log them out or give another reason.
+                let result = match (result, &self.no_answer) {
+                    (OfferResult::NoAnswer, AgentState::Ready) => OfferResult::Busy,
+                    (result, _) => result,
+                };
                 self.engine.offer_result(caller, &agent, result, now);
+                let engine_pause = AgentState::Paused(String::from(super::NO_ANSWER_REASON));
+                if matches!(result, OfferResult::NoAnswer) && self.no_answer != engine_pause {
+                    let _ = self
+                        .engine
+                        .set_agent_state(&agent, self.no_answer.clone(), now);
+                }
                 self.note_agent(&agent);
             }
             Command::CallEnded { agent, talk_ms } => {
