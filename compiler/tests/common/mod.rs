@@ -7,7 +7,7 @@ use flowc::diag::{Diagnostic, render_human};
 use flowc::project::{Project, PromptInventory};
 
 /// Prompt names that exist in every language of the test config.
-pub const TEST_PROMPTS: [&str; 16] = [
+pub const TEST_PROMPTS: [&str; 23] = [
     "welcome",
     "closed",
     "holiday",
