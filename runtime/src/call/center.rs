@@ -328,9 +328,7 @@ async fn save_registration(store: &Store, event: &RegistrarEvent) {
 /// Returns the state of an agent who let an offered call ring out.
 fn no_answer_state(config: &crate::config::AgentsConfig) -> AgentState {
     match config.no_answer_state {
-        crate::config::NoAnswerState::Paused => {
-            AgentState::Paused(config.no_answer_reason.clone())
-        }
+        crate::config::NoAnswerState::Paused => AgentState::Paused(config.no_answer_reason.clone()),
         crate::config::NoAnswerState::Ready => AgentState::Ready,
         crate::config::NoAnswerState::LoggedOut => AgentState::LoggedOut,
     }

@@ -281,3 +281,82 @@ fn label_value(value: &str) -> String {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::render_queue_metrics;
+    use crate::queue::service::LiveState;
+    use crate::queue::{AgentLive, AgentState, QueueLive, StateCounts};
+
+    fn live() -> LiveState {
+        LiveState {
+            queues: vec![QueueLive {
+                name: String::from("tech\"nical"),
+                waiting: 3,
+                longest_wait_ms: 42_500,
+                estimated_wait_ms: Some(90_000),
+                agents: StateCounts {
+                    ready: 1,
+                    on_call: 2,
+                    paused: 1,
+                    ..StateCounts::default()
+                },
+                answered: 10,
+                abandoned: 2,
+                overflowed: 0,
+                answered_within_target: 9,
+                service_level: Some(75.0),
+                target_percent: Some(80.0),
+                average_handling_ms: 180_000,
+            }],
+            agents: vec![AgentLive {
+                id: String::from("ana"),
+                state: AgentState::Paused(String::from("lunch")),
+                since_ms: 0,
+                time_in_state_ms: 61_000,
+                calls_answered: 4,
+                caller: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn queue_metrics_carry_labels_and_values() {
+        let text = render_queue_metrics(&live());
+        let queue = "queue=\"tech\\\"nical\"";
+        for line in [
+            format!("flowd_queue_callers_waiting{{{queue}}} 3"),
+            format!("flowd_queue_longest_wait_seconds{{{queue}}} 42.5"),
+            format!("flowd_queue_estimated_wait_seconds{{{queue}}} 90"),
+            format!("flowd_queue_answered_today{{{queue}}} 10"),
+            format!("flowd_queue_abandoned_today{{{queue}}} 2"),
+            format!("flowd_queue_service_level_percent{{{queue}}} 75"),
+            format!("flowd_queue_agents{{{queue},state=\"on_call\"}} 2"),
+            format!("flowd_queue_agents{{{queue},state=\"paused\"}} 1"),
+            String::from("flowd_agent_state_seconds{agent=\"ana\",state=\"paused\"} 61"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn queue_metrics_leave_out_unknown_estimates() {
+        let mut live = live();
+        for queue in &mut live.queues {
+            queue.estimated_wait_ms = None;
+            queue.service_level = None;
+        }
+        let text = render_queue_metrics(&live);
+        assert!(
+            !text.contains("flowd_queue_estimated_wait_seconds{"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("flowd_queue_service_level_percent{"),
+            "{text}"
+        );
+    }
+}

@@ -965,7 +965,11 @@ impl Engine {
                     self.timers.remove(&(due, Timer::Sticky(caller)));
                 }
                 self.withdraw(caller, a);
-                self.change_state(a, AgentState::Paused(super::NO_ANSWER_REASON.to_owned()), now_ms);
+                self.change_state(
+                    a,
+                    AgentState::Paused(super::NO_ANSWER_REASON.to_owned()),
+                    now_ms,
+                );
             }
             OfferResult::Busy | OfferResult::Failed => {
                 let due = now_ms.saturating_add(SKIP_AFTER_BUSY_MS);
