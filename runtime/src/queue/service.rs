@@ -442,6 +442,7 @@ struct Actor {
 impl Actor {
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         tracing::info!("queue service started");
+        let mut midnight = next_midnight();
         loop {
             let deadline = self.engine.next_deadline().map(|at| {
                 let wait = at.saturating_sub(self.epoch.now_ms());
@@ -460,6 +461,11 @@ impl Actor {
                     None => break,
                 },
                 () = sleep => scan_all = true,
+                () = tokio::time::sleep_until(midnight) => {
+                    tracing::info!("new day: queue counters reset");
+                    self.engine.reset_day(self.epoch.now_ms());
+                    midnight = next_midnight();
+                }
             }
             // Commands that arrived together are handled before one dispatch.
             while let Ok(command) = commands.try_recv() {
@@ -655,6 +661,20 @@ impl Actor {
             self.dirty_agent(&agent);
         }
     }
+}
+
+/// Returns the instant of the next local midnight, in the time zone of the
+/// machine (`TZ`), when the counters of "today" start again.
+fn next_midnight() -> Instant {
+    let now = jiff::ZonedDateTime::now();
+    let wait = now
+        .tomorrow()
+        .and_then(|tomorrow| tomorrow.start_of_day())
+        .map(|midnight| now.duration_until(&midnight))
+        .ok()
+        .and_then(|until| Duration::try_from(until).ok())
+        .unwrap_or(Duration::from_secs(24 * 3600));
+    Instant::now() + wait
 }
 
 /// Writes agent state changes to the store in order, in a task of its own
