@@ -13,6 +13,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a callback waits to enter its queue again while no agent who
+/// could take it is logged in.
+const NO_AGENT_WAIT: Duration = Duration::from_secs(10);
+
 /// The callback settings of `tok.yaml`.
 #[derive(Clone, Debug)]
 pub struct CallbackSettings {
@@ -91,6 +95,9 @@ enum Attempt {
     Answered { agent: String },
     /// The customer was not reached; the reason is stored.
     Missed { agent: String, reason: String },
+    /// No agent could take the callback yet; it does not count as an
+    /// attempt and waits before entering the queue again.
+    NoAgent(String),
     /// The callback cannot go on (its queue is gone, the service stopped).
     Abort(String),
 }
@@ -119,16 +126,23 @@ impl Inner {
                 }
                 Attempt::Missed { agent, reason } => {
                     row.attempts += 1;
+                    row.last_error = Some(reason.clone());
                     if row.attempts >= self.settings.attempts {
                         tracing::info!(attempts = row.attempts, %reason, "callback failed");
-                        self.finish(&mut row, "failed", &reason, Some(agent)).await;
+                        self.finish(&mut row, "failed", "not reached", Some(agent))
+                            .await;
                         return;
                     }
                     row.next_attempt_at = crate::call::record::now_millis()
                         + i64::try_from(self.settings.retry.as_millis()).unwrap_or(i64::MAX);
-                    row.last_error = Some(reason.clone());
                     tracing::info!(attempts = row.attempts, %reason, "callback attempt failed; retrying");
                     self.save(&row, "pending", Some(&agent), None).await;
+                }
+                Attempt::NoAgent(reason) => {
+                    // Agents log in again after a restart, so waiting for
+                    // them spends none of the customer's attempts.
+                    tracing::info!(%reason, "no agent can take the callback yet; waiting");
+                    tokio::time::sleep(NO_AGENT_WAIT).await;
                 }
                 Attempt::Abort(reason) => {
                     tracing::warn!(%reason, "callback stopped; it stays pending for the next start");
@@ -150,13 +164,7 @@ impl Inner {
         };
         let mut waiting = match self.service.enqueue(queue, caller).await {
             Ok(waiting) => waiting,
-            Err(error) => {
-                // No agent can take it now, so it is tried again after the retry time.
-                return Attempt::Missed {
-                    agent: String::new(),
-                    reason: format!("no agent: {error:?}"),
-                };
-            }
+            Err(error) => return Attempt::NoAgent(error.to_string()),
         };
         loop {
             let Some(Ring { targets }) = waiting.offers.recv().await else {

@@ -306,6 +306,8 @@ pub struct Engine {
     dirty_agents: Vec<usize>,
     dirty_callers: Vec<CallerId>,
     default_handling_ms: u64,
+    /// Every agent state change since the last `take_state_changes`.
+    state_changes: Vec<(String, AgentState, u64)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -320,6 +322,13 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Returns and forgets every agent state change since the last call:
+    /// the agent, the new state and when it began, in order. The host
+    /// writes them to the agent's history.
+    pub fn take_state_changes(&mut self) -> Vec<(String, AgentState, u64)> {
+        std::mem::take(&mut self.state_changes)
+    }
+
     /// Sets the handling time the wait estimate uses for queues that have
     /// answered no call yet.
     pub fn set_default_handling_ms(&mut self, ms: u64) {
@@ -342,6 +351,7 @@ impl Engine {
             next_seq: 0,
             timers: BTreeSet::new(),
             default_handling_ms: DEFAULT_HANDLING_MS,
+            state_changes: Vec::new(),
             dirty_agents: Vec::new(),
             dirty_callers: Vec::new(),
         }
@@ -1402,7 +1412,9 @@ impl Engine {
         }
         agent.state = state.clone();
         agent.since_ms = now_ms;
+        let id = agent.spec.id.clone();
         self.count(a, 1);
+        self.state_changes.push((id, state.clone(), now_ms));
 
         if state == AgentState::Ready {
             self.freeze_ready_values(a, now_ms);

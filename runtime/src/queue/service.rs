@@ -231,7 +231,6 @@ impl QueueService {
             declared: HashMap::new(),
             callers: HashMap::new(),
             history,
-            states: HashMap::new(),
             no_answer,
         };
         tokio::spawn(actor.run(receiver));
@@ -432,8 +431,6 @@ struct Actor {
     /// The offer channel of every waiting caller.
     callers: HashMap<CallerId, mpsc::UnboundedSender<Ring>>,
     history: Option<StateWriter>,
-    /// The last state written per agent, to write only changes.
-    states: HashMap<String, AgentState>,
     /// The state of an agent who let an offered call ring out
     /// (`agents.no_answer_state`).
     no_answer: AgentState,
@@ -454,13 +451,12 @@ impl Actor {
                     None => std::future::pending().await,
                 }
             };
-            let mut scan_all = false;
             tokio::select! {
                 command = commands.recv() => match command {
                     Some(command) => self.handle(command),
                     None => break,
                 },
-                () = sleep => scan_all = true,
+                () = sleep => {}
                 () = tokio::time::sleep_until(midnight) => {
                     tracing::info!("new day: queue counters reset");
                     self.engine.reset_day(self.epoch.now_ms());
@@ -476,7 +472,7 @@ impl Actor {
             for offer in offers {
                 self.send_offer(offer, now);
             }
-            self.write_state_changes(scan_all);
+            self.write_state_changes();
         }
         tracing::info!("queue service stopped");
     }
@@ -529,11 +525,9 @@ impl Actor {
                         .engine
                         .set_agent_state(&agent, self.no_answer.clone(), now);
                 }
-                self.note_agent(&agent);
             }
             Command::CallEnded { agent, talk_ms } => {
                 self.engine.call_ended(&agent, talk_ms, now);
-                self.note_agent(&agent);
             }
             Command::Position { caller, reply } => {
                 let position = self.engine.position(caller);
@@ -552,7 +546,6 @@ impl Actor {
                 if let Err(error) = &result {
                     tracing::info!(%error, "agent state not changed");
                 }
-                self.note_agent(&agent);
                 if let Some(reply) = reply {
                     let _ = reply.send(result);
                 }
@@ -564,17 +557,13 @@ impl Actor {
                 );
                 if logged_out {
                     let _ = self.engine.set_agent_state(&agent, AgentState::Ready, now);
-                    self.note_agent(&agent);
                 }
             }
             Command::UpsertAgent(spec) => {
-                let id = spec.id.clone();
                 self.engine.upsert_agent(spec, now);
-                self.note_agent(&id);
             }
             Command::RemoveAgent(agent) => {
                 self.engine.remove_agent(&agent, now);
-                self.states.remove(&agent);
             }
             Command::Live(reply) => {
                 let _ = reply.send(LiveState {
@@ -597,7 +586,6 @@ impl Actor {
                     .offer_result(offer.caller, agent, OfferResult::Failed, now);
             }
             targets.extend(found);
-            self.note_agent(agent);
         }
         let Some(channel) = self.callers.get(&offer.caller) else {
             tracing::warn!(
@@ -627,38 +615,12 @@ impl Actor {
         }
     }
 
-    /// Marks an agent whose state may have changed, for the next write.
-    fn note_agent(&mut self, agent: &str) {
-        self.dirty_agent(agent);
-    }
-
-    fn dirty_agent(&mut self, agent: &str) {
-        let Some((state, since)) = self.engine.agent_state(agent) else {
-            return;
-        };
-        if self.states.get(agent) == Some(&state) {
-            return;
-        }
-        self.states.insert(agent.to_string(), state.clone());
-        if let Some(history) = &self.history {
-            history.write(agent, &state, since);
-        }
-    }
-
-    /// Writes the states that changed on their own (wrap-up ending, a
-    /// ring-all loser back to ready) after a deadline passed.
-    fn write_state_changes(&mut self, scan_all: bool) {
-        if !scan_all {
-            return;
-        }
-        let agents: Vec<String> = self
-            .engine
-            .agents_live(self.epoch.now_ms())
-            .into_iter()
-            .map(|agent| agent.id)
-            .collect();
-        for agent in agents {
-            self.dirty_agent(&agent);
+    /// Writes the state changes of the engine to the agents' history.
+    fn write_state_changes(&mut self) {
+        for (agent, state, since) in self.engine.take_state_changes() {
+            if let Some(history) = &self.history {
+                history.write(&agent, &state, since);
+            }
         }
     }
 }
