@@ -9,5 +9,6 @@ pub mod hooks;
 pub mod http;
 pub mod media;
 pub mod outbox;
+pub mod queue;
 pub mod sip;
 pub mod store;

@@ -1,8 +1,12 @@
-//! Agents: the settings their records are checked against, and
-//! `flowd import agents`. The records themselves live in the store
-//! (`Store::upsert_agent` and the functions beside it).
+//! Agents: the settings their records are checked against, `flowd
+//! import agents`, and agents' phones (SIP registration with digest
+//! authentication, and the feature codes agents dial to change their
+//! state). The records themselves live in the store (`Store::upsert_agent`
+//! and the functions beside it).
 
+pub mod features;
 pub mod import;
+pub mod registrar;
 
 use crate::store::NewAgent;
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@
 //! its media session and its dialog, so nothing about one call is shared
 //! with another except the port pool and the prompts.
 
+mod agents;
 mod driver;
 mod flows;
 mod identity;
@@ -77,7 +78,11 @@ async fn tag_interrupted(
 #[cfg(test)]
 mod tests;
 
+pub use agents::AgentHooks;
 pub use flows::{Flows, load_flows};
+
+use crate::agents::registrar::Registrar;
+use agents::{AgentNumbers, Agents};
 
 use crate::config::RuntimeConfig;
 use crate::media::ports::PortPool;
@@ -86,7 +91,7 @@ use crate::media::session::InactivityLimits;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Request;
 use crate::sip::transaction::Timers;
-use crate::sip::uas::{Incoming, UasEvent};
+use crate::sip::uas::{Incoming, NumberPlan, UasEvent};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -264,6 +269,8 @@ pub(crate) struct Shared {
     pub(crate) outbox_expire: std::time::Duration,
     /// Becomes true when active calls must end with BYE.
     pub(crate) ending: tokio::sync::watch::Receiver<bool>,
+    /// The registrar and feature codes; without them REGISTER gets 405.
+    agents: Option<Agents>,
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
     /// The outbound legs, by Call-ID.
     pub(crate) legs: leg::LegRoutes,
@@ -292,6 +299,7 @@ pub struct Server {
     shared: Arc<Shared>,
     finished: tokio::sync::broadcast::Sender<CallRecord>,
     legs: leg::LegContext,
+    registrar: Option<Registrar>,
 }
 
 impl Server {
@@ -340,6 +348,22 @@ impl Server {
         store: Option<crate::store::Store>,
         outbox: Option<crate::outbox::Outbox>,
     ) -> Result<Server, String> {
+        Server::start_with_agents(config, flows, prompts, clock, store, outbox, None).await
+    }
+
+    /// Starts like [`Server::start_with_outbox`]; with `agents`, REGISTER
+    /// reaches a registrar and INVITEs to feature codes are answered for
+    /// authenticated agents instead of reaching flows.
+    pub async fn start_with_agents(
+        config: &RuntimeConfig,
+        flows: Flows,
+        prompts: PromptLibrary,
+        clock: Clock,
+        store: Option<crate::store::Store>,
+        outbox: Option<crate::outbox::Outbox>,
+        agents: Option<AgentHooks>,
+    ) -> Result<Server, String> {
+        let agents = agents.map(Agents::start).transpose()?;
         let hooks = crate::hooks::HookClient::new()?;
         let journal_stats = journal::JournalStats::default();
         let journal = match &store {
@@ -384,14 +408,22 @@ impl Server {
             force_rport: config.force_rport,
             queue: EVENT_QUEUE,
         };
-        let (endpoint, events) = Endpoint::start(endpoint_config, Arc::new(flows.clone()))
-            .await
-            .map_err(|error| {
-                format!(
-                    "cannot start the SIP listeners {:?}: {error}",
-                    config.listen
-                )
-            })?;
+        let numbers: Arc<dyn NumberPlan> = match &agents {
+            Some(agents) => Arc::new(AgentNumbers {
+                flows: flows.clone(),
+                features: agents.features.clone(),
+            }),
+            None => Arc::new(flows.clone()),
+        };
+        let (endpoint, events) =
+            Endpoint::start(endpoint_config, numbers)
+                .await
+                .map_err(|error| {
+                    format!(
+                        "cannot start the SIP listeners {:?}: {error}",
+                        config.listen
+                    )
+                })?;
         let stats = Stats {
             inner: Arc::new(Counters::default()),
             pool: pool.clone(),
@@ -423,6 +455,7 @@ impl Server {
             tagging: config.tagging.clone(),
             outbox_expire: config.outbox.expire,
             ending: ending_receiver,
+            agents: agents.clone(),
             calls: Mutex::new(HashMap::new()),
             legs: leg::LegRoutes::default(),
         });
@@ -439,7 +472,13 @@ impl Server {
             shared: shared_for_tests,
             finished,
             legs,
+            registrar: agents.map(|agents| agents.registrar),
         })
+    }
+
+    /// Returns the registrar, when the server was started with agents.
+    pub fn registrar(&self) -> Option<&Registrar> {
+        self.registrar.as_ref()
     }
 
     /// Returns the most calls served at once.
@@ -518,6 +557,11 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
                         Err(incoming) => *incoming,
                     },
                     false => incoming,
+                };
+                // REGISTER and feature-code INVITEs go to the agents'
+                // handlers, never to a flow.
+                let Some(incoming) = agents::take_request(&shared, in_dialog, incoming) else {
+                    continue;
                 };
                 if !in_dialog && incoming.request.method == "INVITE" {
                     start_call(&shared, call_id, incoming);

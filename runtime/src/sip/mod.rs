@@ -1,6 +1,7 @@
 //! SIP for flowd: Tok's own message parser, transports, transactions and
 //! the UAS core the call layer plugs into.
 
+pub mod digest;
 pub mod endpoint;
 pub mod header;
 pub mod message;

@@ -10,6 +10,9 @@ use super::transport::Source;
 /// Methods this server handles.
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE";
 
+/// Methods this server handles while its registrar runs.
+pub const ALLOW_WITH_REGISTER: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE, REGISTER";
+
 /// Body types accepted in INVITE and UPDATE requests, and in INFO.
 pub const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
 
@@ -31,6 +34,12 @@ pub trait NumberPlan: Send + Sync {
     /// Returns whether `user` (the Request-URI user or tel number, with
     /// escapes decoded) is a number a flow answers.
     fn is_known(&self, user: &str) -> bool;
+
+    /// Returns whether REGISTER reaches the call layer, which is true only
+    /// while a registrar runs; otherwise REGISTER gets 405.
+    fn registers(&self) -> bool {
+        false
+    }
 }
 
 /// What the UAS core does with a new request.
@@ -47,14 +56,19 @@ pub enum Decision {
 pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Decision {
     let answer = |status: u16| request.response(status, Some(to_tag));
     let method = request.method.as_str();
-    if !ALLOW.split(", ").any(|m| m == method) {
+    let allow = if numbers.registers() {
+        ALLOW_WITH_REGISTER
+    } else {
+        ALLOW
+    };
+    if !allow.split(", ").any(|m| m == method) {
         let status = if KNOWN_METHODS.contains(&method) {
             405
         } else {
             501
         };
         let mut response = answer(status);
-        response.headers.push("Allow", ALLOW);
+        response.headers.push("Allow", allow);
         return Decision::Answer(response);
     }
 
@@ -82,11 +96,16 @@ pub fn decide(request: &Request, numbers: &dyn NumberPlan, to_tag: &str) -> Deci
 
     if method == "OPTIONS" {
         let mut response = answer(200);
-        response.headers.push("Allow", ALLOW);
+        response.headers.push("Allow", allow);
         response.headers.push("Accept", ACCEPT);
         return Decision::Answer(response);
     }
 
+    // The registrar answers every REGISTER, a To tag or not (RFC 3261
+    // section 10.3 creates no dialog).
+    if method == "REGISTER" {
+        return Decision::Deliver;
+    }
     let in_dialog = request
         .headers
         .get("To")
@@ -298,4 +317,58 @@ pub fn answer_without_calls(incoming: &Incoming) -> Response {
         .is_some();
     let status = if in_dialog { 481 } else { 480 };
     incoming.request.response(status, Some(&incoming.to_tag))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+    use crate::sip::message::Message;
+    use crate::sip::parse::parse_datagram;
+
+    struct Plan {
+        registers: bool,
+    }
+
+    impl NumberPlan for Plan {
+        fn is_known(&self, _user: &str) -> bool {
+            false
+        }
+
+        fn registers(&self) -> bool {
+            self.registers
+        }
+    }
+
+    fn register() -> Request {
+        let text = "REGISTER sip:tok.example SIP/2.0\r\n\
+            Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n\
+            From: <sip:ana@tok.example>;tag=1\r\n\
+            To: <sip:ana@tok.example>\r\n\
+            Call-ID: r1\r\n\
+            CSeq: 1 REGISTER\r\n\
+            Max-Forwards: 70\r\n\
+            Content-Length: 0\r\n\r\n";
+        match parse_datagram(text.as_bytes()) {
+            Ok(Message::Request(request)) => request,
+            other => panic!("invalid test REGISTER: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn register_without_registrar_gets_405() {
+        let decision = decide(&register(), &Plan { registers: false }, "t");
+        let Decision::Answer(response) = decision else {
+            panic!("REGISTER was delivered without a registrar");
+        };
+        assert_eq!(response.status, 405);
+        assert_eq!(response.headers.get("Allow"), Some(ALLOW));
+    }
+
+    #[test]
+    fn register_with_registrar_is_delivered() {
+        let decision = decide(&register(), &Plan { registers: true }, "t");
+        assert_eq!(decision, Decision::Deliver);
+    }
 }
