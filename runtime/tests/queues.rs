@@ -78,6 +78,9 @@ async fn one_call(flowd: &mut Flowd, ports: Ports, slot: u16, number: &str) -> C
         .agent
         .clone()
         .unwrap_or_else(|| panic!("no agent took the call: {row:?}"));
+    // States are written to the store in the background, so the wrap-up
+    // may not be stored yet.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     flowd.wait_state(&agent, "ready").await;
     row
 }
