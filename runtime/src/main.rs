@@ -236,12 +236,11 @@ async fn serve(
         tracing::info!(%address, "listening for HTTP: /metrics, /health and /api/v1");
     }
     let stats = server.stats().clone();
-    // TODO: serve `api.router_with_agents(AgentSchema::load(..))` so the API
-    // checks agent skills against tok.yaml and uses `sip.realm`; the HTTP
-    // listener serves `Api::router`, with the default realm and no check.
-    let api = Api::new(store, schema, &config);
+    let agents = AgentSchema::load(config_path.as_deref())?;
+    let queues = server.queues().cloned();
+    let api = Api::new(store, schema, &config).router_with_queues(agents, queues.clone());
     tokio::spawn(async move {
-        if let Err(error) = flowd::http::serve_with_api(http, stats, api).await {
+        if let Err(error) = flowd::http::serve_with_queues(http, stats, queues, api).await {
             tracing::error!(%error, "the HTTP listener failed");
         }
     });

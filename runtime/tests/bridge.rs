@@ -130,6 +130,11 @@ impl Flowd {
         );
         std::fs::write(folder.join("bridge.flow"), flow).unwrap();
         let mut config = config::defaults(folder.clone());
+        // Transfers reach only destinations of `transfer.allow`.
+        let allow = format!("transfer:\n  allow: [\"sip:*@127.0.0.1:{agent_sip}\"]\n");
+        config.transfer = config::parse(&allow, "tok.yaml", folder.clone())
+            .unwrap()
+            .transfer;
         config.listen = vec![(Transport::Udp, ([127, 0, 0, 1], 0).into())];
         config.rtp_ports = rtp;
         config.ring = Duration::ZERO;

@@ -316,16 +316,18 @@ pub fn queue(env: &Env<'_>, entry: &Entry<'_, Queue>, out: &mut Vec<Diagnostic>)
             }
             QueueOption::Announce { what, every, span } => {
                 use crate::syntax::ast::Announcement;
-                let implied: &[&str] = match what {
+                let implied: Vec<&str> = match what {
                     Announcement::Prompt(lit) => {
                         prompts::used(env, file, &lit.value, lit.span);
-                        &[]
+                        Vec::new()
                     }
-                    Announcement::Position => &prompts::POSITION_PROMPTS,
-                    Announcement::Wait => &prompts::WAIT_PROMPTS,
-                    Announcement::PositionAndWait => {
-                        &[prompts::POSITION_PROMPTS[0], prompts::WAIT_PROMPTS[0]]
-                    }
+                    Announcement::Position => prompts::POSITION_PROMPTS.to_vec(),
+                    Announcement::Wait => prompts::WAIT_PROMPTS.to_vec(),
+                    Announcement::PositionAndWait => prompts::POSITION_PROMPTS
+                        .iter()
+                        .chain(&prompts::WAIT_PROMPTS)
+                        .copied()
+                        .collect(),
                 };
                 for name in implied {
                     prompts::used(env, file, name, *span);

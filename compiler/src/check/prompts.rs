@@ -15,12 +15,19 @@ pub const DEFAULT_MUSIC: &str = "hold-music";
 
 /// Prompts a queue plays for its options, by the option that needs them:
 /// `announce position`, `announce wait` and `callback`. The spoken numbers
-/// after the first two come from the runtime's number prompts.
-pub const POSITION_PROMPTS: [&str; 1] = ["position-intro"];
+/// after the first two come from the runtime's number prompts, which
+/// `flowd` checks for at start.
+pub const POSITION_PROMPTS: [&str; 3] = ["queue-next", "ahead-intro-other", "callers-ahead-other"];
 /// See [`POSITION_PROMPTS`].
-pub const WAIT_PROMPTS: [&str; 1] = ["wait-intro"];
+pub const WAIT_PROMPTS: [&str; 3] = ["wait-intro", "wait-less-than-minute", "minute-other"];
 /// See [`POSITION_PROMPTS`].
-pub const CALLBACK_PROMPTS: [&str; 2] = ["callback-offer", "callback-confirmed"];
+pub const CALLBACK_PROMPTS: [&str; 5] = [
+    "callback-offer",
+    "callback-confirm-intro",
+    "callback-confirm-keys",
+    "callback-enter",
+    "callback-thanks",
+];
 
 /// At most this many missing file names are listed in one help line.
 const LISTED_FILES: usize = 5;

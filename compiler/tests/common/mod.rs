@@ -20,10 +20,17 @@ pub const TEST_PROMPTS: [&str; 16] = [
     "hold-music",
     "survey-intro",
     "goodbye",
-    "position-intro",
+    "queue-next",
+    "ahead-intro-other",
+    "callers-ahead-other",
     "wait-intro",
+    "wait-less-than-minute",
+    "minute-other",
     "callback-offer",
-    "callback-confirmed",
+    "callback-confirm-intro",
+    "callback-confirm-keys",
+    "callback-enter",
+    "callback-thanks",
 ];
 
 /// A small valid config used by most tests.

@@ -1,11 +1,13 @@
 //! Feature codes: an agent dials a code such as `*51` from a registered
 //! phone to pause, return to ready, log in or log out. The INVITE must pass
-//! digest authentication; flowd then sends a [`FeatureEvent`], answers,
-//! and hangs up after a second. Feature codes never reach a flow.
+//! digest authentication. flowd then sends a [`FeatureEvent`] and answers.
+//! It plays the `feature-ok` prompt, or one second of silence when the
+//! prompts folder has none, and hangs up. Feature codes never reach a flow.
 
 use crate::call::DialogEvent;
-use crate::media::ports::BoundPorts;
-use crate::media::sdp::{self, LocalMedia, SessionDescription};
+use crate::media::prompt::Prompt;
+use crate::media::sdp::{self, LocalMedia, Negotiated, SessionDescription};
+use crate::media::session::{MediaEvent, MediaSession};
 use crate::sip::endpoint::Endpoint;
 use crate::sip::uas::{Dialog, Incoming};
 use std::net::IpAddr;
@@ -13,8 +15,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How long the call stays up after the ACK before flowd sends BYE.
+/// The prompt played to confirm a feature code, from the prompts folder's
+/// `common/` folder.
+pub const CONFIRMATION_PROMPT: &str = "feature-ok";
+
+/// How long the call stays up after the ACK when nothing can be played
+/// (an INVITE without an SDP offer).
 const CONFIRMATION: Duration = Duration::from_secs(1);
+
+/// The time allowed beyond the prompt's length for its playback to end.
+const PLAYBACK_MARGIN: Duration = Duration::from_secs(5);
 
 /// How long flowd waits for the ACK of its 200. The SIP core reports a
 /// missing ACK sooner, after 64*T1 (32 s by default).
@@ -98,13 +108,14 @@ pub(crate) struct FeatureCall {
     pub(crate) endpoint: Endpoint,
     pub(crate) incoming: Incoming,
     pub(crate) event: FeatureEvent,
-    pub(crate) ports: BoundPorts,
+    pub(crate) media: MediaSession,
+    pub(crate) confirmation: Arc<Prompt>,
     pub(crate) media_ip: IpAddr,
     pub(crate) events: mpsc::UnboundedSender<FeatureEvent>,
 }
 
 /// Sends the call's [`FeatureEvent`], answers the INVITE, waits for the
-/// ACK and ends the call with BYE after [`CONFIRMATION`]. `answered`
+/// ACK, plays the confirmation and ends the call with BYE. `answered`
 /// receives the dialog once the 200 is sent, so a supervisor can end the
 /// call after a panic.
 pub(crate) async fn run(
@@ -116,28 +127,31 @@ pub(crate) async fn run(
         endpoint,
         incoming,
         event,
-        ports,
+        mut media,
+        confirmation,
         media_ip,
         events,
     } = call;
     let request = &incoming.request;
     let local = LocalMedia {
         address: media_ip,
-        port: ports.lease.port(),
+        port: media.local_addr().port(),
         session_id: u64::from(fastrand::u32(..)),
         session_version: 1,
     };
-    let body = if request.body.is_empty() {
-        Ok(sdp::offer(&local))
+    // NOTE: an INVITE without an offer gets an offer in the 200, but the
+    // answer in the ACK is not read, so that call plays nothing.
+    let answer = if request.body.is_empty() {
+        Ok((sdp::offer(&local), None))
     } else {
         String::from_utf8(request.body.clone())
             .map_err(|_| String::from("the SDP offer is not UTF-8"))
             .and_then(|text| SessionDescription::parse(&text).map_err(|e| e.to_string()))
             .and_then(|offer| sdp::answer(&offer, &local).map_err(|e| e.to_string()))
-            .map(|answer| answer.sdp)
+            .map(|answer| (answer.sdp, Some(answer.negotiated)))
     };
-    let body = match body {
-        Ok(body) => body,
+    let (body, negotiated) = match answer {
+        Ok(answer) => answer,
         Err(error) => {
             tracing::info!(%error, "feature-code INVITE rejected with 488");
             endpoint.respond(&incoming.key, request.response(488, Some(&incoming.to_tag)));
@@ -164,11 +178,23 @@ pub(crate) async fn run(
         *slot = Some(dialog.clone());
     }
 
-    // TODO: play the `feature-ok` prompt; the call sends no RTP yet.
     if !wait(&endpoint, &mut dialog_events, ACK_WAIT, true).await {
         return;
     }
-    if !wait(&endpoint, &mut dialog_events, CONFIRMATION, false).await {
+    let confirmed = match negotiated {
+        Some(negotiated) => {
+            confirm(
+                &endpoint,
+                &mut dialog_events,
+                &mut media,
+                negotiated,
+                confirmation,
+            )
+            .await
+        }
+        None => wait(&endpoint, &mut dialog_events, CONFIRMATION, false).await,
+    };
+    if !confirmed {
         return;
     }
     let mut dialog = dialog;
@@ -182,7 +208,50 @@ pub(crate) async fn run(
         }
         Err(error) => tracing::info!(%error, "BYE of the feature-code call failed"),
     }
-    drop(ports);
+    if let Err(error) = media.finish().await {
+        tracing::warn!(%error, "the feature-code call's media task failed");
+    }
+}
+
+/// Plays `prompt` to the phone and returns true when it ended or its time
+/// passed, false when the phone hung up first.
+async fn confirm(
+    endpoint: &Endpoint,
+    dialog_events: &mut mpsc::UnboundedReceiver<DialogEvent>,
+    media: &mut MediaSession,
+    negotiated: Negotiated,
+    prompt: Arc<Prompt>,
+) -> bool {
+    let limit = Duration::from_millis(prompt.duration_ms()) + PLAYBACK_MARGIN;
+    let played = media
+        .configure(negotiated)
+        .and_then(|()| media.play(vec![prompt], false));
+    let Ok(id) = played else {
+        tracing::warn!("the media task of a feature-code call stopped; no confirmation played");
+        return wait(endpoint, dialog_events, CONFIRMATION, false).await;
+    };
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::select! {
+            event = media.next_event() => match event {
+                Some(MediaEvent::PlaybackEnded { id: ended, .. }) if ended == id => return true,
+                Some(_) => {}
+                None => return true,
+            },
+            // `wait` returns true only when `remaining` has passed.
+            up = wait(endpoint, dialog_events, remaining, false) => return up,
+        }
+    }
+}
+
+/// Returns the confirmation: the `feature-ok` prompt of `common/` when
+/// `prompts` has one, else one second of silence.
+pub(crate) fn confirmation_prompt(prompts: &crate::media::prompt::PromptLibrary) -> Arc<Prompt> {
+    let common = crate::media::prompt::COMMON;
+    prompts
+        .resolve(CONFIRMATION_PROMPT, common)
+        .unwrap_or_else(|_| Arc::new(Prompt::from_samples("silence", &[0; 8000])))
 }
 
 /// Reads dialog events for `limit`: returns true when the ACK came (with

@@ -5,6 +5,7 @@
 use super::{RETRY_AFTER_SECONDS, Shared, supervise};
 use crate::agents::features::{self, FeatureAction, FeatureCall, FeatureCodes, FeatureEvent};
 use crate::agents::registrar::{Registrar, RegistrarConfig, RegistrarEvent};
+use crate::media::session::MediaSession;
 use crate::sip::digest::Credentials;
 use crate::sip::header::{NameAddr, Uri};
 use crate::sip::message::Request;
@@ -157,8 +158,8 @@ async fn feature_invite(
         shared.endpoint.respond(&incoming.key, unavailable());
         return;
     }
-    let ports = match shared.pool.bind(shared.media_ip) {
-        Ok(ports) => ports,
+    let media = match MediaSession::start(&shared.pool, shared.media_ip) {
+        Ok(media) => media,
         Err(error) => {
             tracing::warn!(%error, "no RTP ports for a feature-code call; 503");
             shared.endpoint.respond(&incoming.key, unavailable());
@@ -182,7 +183,8 @@ async fn feature_invite(
             call_id: call_id.clone(),
         },
         incoming,
-        ports,
+        media,
+        confirmation: features::confirmation_prompt(&shared.prompts),
         media_ip: shared.media_ip,
         events: agents.feature_events.clone(),
     };

@@ -2,7 +2,9 @@
 //! to each effect until the flow is finished, while handling the dialog's
 //! requests (BYE, INFO, re-INVITE, UPDATE) as they arrive.
 
+mod callback;
 mod lookup;
+mod queue;
 mod recording;
 mod transfer;
 
@@ -18,7 +20,7 @@ use crate::sip::endpoint::Endpoint;
 use crate::sip::message::Response;
 use crate::sip::uas::{Dialog, Incoming};
 use flowc::bytecode::Key;
-use flowc::vm::{self, CallInfo, CallOptions, Effect, QueueOutcome, Reply, TraceLevel};
+use flowc::vm::{self, CallInfo, CallOptions, Effect, Reply, TraceLevel};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -581,14 +583,12 @@ impl Leg {
                 key,
                 timeout_ms,
             } => self.lookup(&source, &key, timeout_ms).await,
-            Effect::Enqueue { name, .. } => {
-                if self.hung_up {
-                    return Reply::HungUp;
-                }
-                // TODO: wait in the real queue once agents exist.
-                tracing::info!(queue = %name, "no agents are logged in");
-                Reply::Queue(QueueOutcome::NoAgents)
-            }
+            Effect::Enqueue {
+                queue,
+                priority,
+                language,
+                ..
+            } => self.enqueue(queue, priority, &language).await,
             Effect::Voicemail { mailbox, .. } => self.voicemail(&mailbox).await,
             Effect::Hangup => {
                 if !self.hung_up {

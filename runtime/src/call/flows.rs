@@ -62,6 +62,21 @@ impl Flows {
         self.by_number.len()
     }
 
+    /// Returns every queue the flows declare, by name. A queue declared in
+    /// a library is compiled into each flow that uses it; the first one
+    /// found is returned.
+    pub fn queues(&self) -> HashMap<String, flowc::bytecode::Queue> {
+        let mut queues = HashMap::new();
+        for program in self.by_number.values() {
+            for queue in &program.module().queues {
+                queues
+                    .entry(queue.name.clone())
+                    .or_insert_with(|| queue.clone());
+            }
+        }
+        queues
+    }
+
     /// Returns the names of the flows served, sorted and without repeats.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = self

@@ -7,6 +7,7 @@
 //! with another except the port pool and the prompts.
 
 mod agents;
+mod center;
 mod driver;
 mod flows;
 mod identity;
@@ -274,6 +275,33 @@ pub(crate) struct Shared {
     calls: Mutex<HashMap<String, mpsc::UnboundedSender<DialogEvent>>>,
     /// The outbound legs, by Call-ID.
     pub(crate) legs: leg::LegRoutes,
+    /// The queue service; `None` without a store, when every queue
+    /// answers that no agent is logged in.
+    pub(crate) queues: Option<crate::queue::service::QueueService>,
+    /// The callback dialer, with a store.
+    pub(crate) callbacks: Option<crate::queue::callbacks::Callbacks>,
+    /// Agents' ring timeout and the state after a missed call.
+    pub(crate) agents_config: crate::config::AgentsConfig,
+    /// The destinations transfers and callbacks may reach.
+    pub(crate) transfer: crate::config::TransferPolicy,
+}
+
+/// Returns the callback dialer's settings from `callbacks`, `trunks` and
+/// `agents` of tok.yaml.
+fn callback_settings(config: &RuntimeConfig) -> crate::queue::callbacks::CallbackSettings {
+    let trunk = config
+        .callbacks
+        .trunk
+        .as_ref()
+        .and_then(|name| config.trunks.get(name))
+        .cloned();
+    crate::queue::callbacks::CallbackSettings {
+        trunk,
+        attempts: config.callbacks.attempts,
+        retry: config.callbacks.retry,
+        ring_timeout: config.callbacks.ring_timeout,
+        agent_ring_timeout: config.agents.ring_timeout,
+    }
 }
 
 /// A dialog event routed to a call's task.
@@ -300,6 +328,7 @@ pub struct Server {
     finished: tokio::sync::broadcast::Sender<CallRecord>,
     legs: leg::LegContext,
     registrar: Option<Registrar>,
+    queues: Option<crate::queue::service::QueueService>,
 }
 
 impl Server {
@@ -363,6 +392,13 @@ impl Server {
         outbox: Option<crate::outbox::Outbox>,
         agents: Option<AgentHooks>,
     ) -> Result<Server, String> {
+        // With a store, agents, queues and callbacks are served from it;
+        // hooks given by the caller replace the store's credentials.
+        let mut center = match &store {
+            Some(store) => Some(center::Center::start(config, store).await),
+            None => None,
+        };
+        let agents = agents.or_else(|| center.as_mut().and_then(center::Center::take_hooks));
         let agents = agents.map(Agents::start).transpose()?;
         let hooks = crate::hooks::HookClient::new()?;
         let journal_stats = journal::JournalStats::default();
@@ -430,6 +466,30 @@ impl Server {
             journal: journal_stats,
         };
         let (ending, ending_receiver) = tokio::sync::watch::channel(false);
+        let leg_routes = leg::LegRoutes::default();
+        let registrar = agents.as_ref().map(|agents| agents.registrar.clone());
+        let queues = center.map(|center| center.run_presence(registrar));
+        let callbacks = match (&queues, &store) {
+            (Some(queues), Some(store)) => {
+                let context = leg::LegContext {
+                    endpoint: endpoint.clone(),
+                    pool: pool.clone(),
+                    media_ip: config.advertise,
+                    routes: leg_routes.clone(),
+                };
+                Some(
+                    crate::queue::callbacks::Callbacks::start(
+                        queues.clone(),
+                        store.clone(),
+                        context,
+                        callback_settings(config),
+                        flows.queues(),
+                    )
+                    .await,
+                )
+            }
+            _ => None,
+        };
         let max_calls = config.max_calls.unwrap_or_else(|| pool.capacity());
         let (finished, _) = tokio::sync::broadcast::channel(FINISHED_QUEUE);
         let shared = Arc::new(Shared {
@@ -457,7 +517,11 @@ impl Server {
             ending: ending_receiver,
             agents: agents.clone(),
             calls: Mutex::new(HashMap::new()),
-            legs: leg::LegRoutes::default(),
+            legs: leg_routes,
+            queues: queues.clone(),
+            callbacks: callbacks.clone(),
+            agents_config: config.agents.clone(),
+            transfer: config.transfer.clone(),
         });
         #[cfg(test)]
         let shared_for_tests = shared.clone();
@@ -473,7 +537,13 @@ impl Server {
             finished,
             legs,
             registrar: agents.map(|agents| agents.registrar),
+            queues,
         })
+    }
+
+    /// Returns the queue service, which runs when the server has a store.
+    pub fn queues(&self) -> Option<&crate::queue::service::QueueService> {
+        self.queues.as_ref()
     }
 
     /// Returns the registrar, when the server was started with agents.
@@ -601,6 +671,18 @@ async fn dispatch(shared: Arc<Shared>, mut events: mpsc::Receiver<UasEvent>) {
 
 impl Shared {
     /// Returns what outbound legs need to dial from this server.
+    /// Reports to the queue service how ringing an agent ended.
+    pub(crate) fn queues_offer_result(
+        &self,
+        caller: crate::queue::CallerId,
+        agent: &str,
+        result: crate::queue::OfferResult,
+    ) {
+        if let Some(queues) = &self.queues {
+            queues.offer_result(caller, agent, result);
+        }
+    }
+
     pub(crate) fn leg_context(&self) -> leg::LegContext {
         leg::LegContext {
             endpoint: self.endpoint.clone(),

@@ -77,6 +77,16 @@ impl Api {
     /// passwords are stored as HA1 values for `agents.realm`, and agent
     /// skills are checked against `agents.skills`.
     pub fn router_with_agents(self, agents: AgentSchema) -> Router {
+        self.router_with_queues(agents, None)
+    }
+
+    /// Returns the routes like [`Api::router_with_agents`], with agent
+    /// states and the live state of queues and agents served by `queues`.
+    pub fn router_with_queues(
+        self,
+        agents: AgentSchema,
+        queues: Option<crate::queue::service::QueueService>,
+    ) -> Router {
         let shared: Shared = Arc::new(self);
         Router::new()
             .route("/api/v1/contacts", get(list_contacts).post(create_contact))
@@ -99,7 +109,7 @@ impl Api {
             .route("/api/v1/calls/{id}", get(get_call))
             .route("/api/v1/calls/{id}/recording", get(get_recording))
             .route("/api/v1/outbox", get(list_outbox))
-            .merge(agents::routes(agents))
+            .merge(agents::routes(agents, queues))
             .fallback(not_found)
             .layer(middleware::from_fn(reject_nul))
             .layer(middleware::from_fn_with_state(shared.clone(), authorize))

@@ -149,6 +149,8 @@ struct QueueSlot {
     counts_by_tier: Vec<[u32; STATES]>,
     round_robin_last: Option<u32>,
     handling_ms: Option<f64>,
+    /// The handling time used before the queue's first answered call.
+    default_handling_ms: u64,
     answered: u64,
     abandoned: u64,
     overflowed: u64,
@@ -171,6 +173,7 @@ impl QueueSlot {
             counts_by_tier: Vec::new(),
             round_robin_last: None,
             handling_ms: None,
+            default_handling_ms: DEFAULT_HANDLING_MS,
             answered: 0,
             abandoned: 0,
             overflowed: 0,
@@ -274,7 +277,7 @@ impl QueueSlot {
 
     fn handling_ms(&self) -> u64 {
         self.handling_ms
-            .map_or(DEFAULT_HANDLING_MS, |ms| ms.round().max(0.0) as u64)
+            .map_or(self.default_handling_ms, |ms| ms.round().max(0.0) as u64)
     }
 
     /// Estimated wait at position `position` with `staffed` agents:
@@ -302,6 +305,7 @@ pub struct Engine {
     timers: BTreeSet<(u64, Timer)>,
     dirty_agents: Vec<usize>,
     dirty_callers: Vec<CallerId>,
+    default_handling_ms: u64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -316,6 +320,15 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Sets the handling time the wait estimate uses for queues that have
+    /// answered no call yet.
+    pub fn set_default_handling_ms(&mut self, ms: u64) {
+        self.default_handling_ms = ms;
+        for slot in &mut self.queues {
+            slot.default_handling_ms = ms;
+        }
+    }
+
     /// Creates an empty engine; `seed` seeds the `random` strategy.
     pub fn new(seed: u64) -> Engine {
         Engine {
@@ -328,6 +341,7 @@ impl Engine {
             callers: HashMap::new(),
             next_seq: 0,
             timers: BTreeSet::new(),
+            default_handling_ms: DEFAULT_HANDLING_MS,
             dirty_agents: Vec::new(),
             dirty_callers: Vec::new(),
         }
@@ -347,7 +361,9 @@ impl Engine {
             }
             None => {
                 let index = self.queues.len();
-                self.queues.push(QueueSlot::new(queue));
+                let mut slot = QueueSlot::new(queue);
+                slot.default_handling_ms = self.default_handling_ms;
+                self.queues.push(slot);
                 self.queue_ids.insert(queue.name.clone(), index);
                 index
             }

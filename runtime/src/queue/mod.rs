@@ -7,7 +7,9 @@
 //! `dispatch` again after each event and at `Engine::next_deadline`.
 //! docs/queues.md describes the routing rules and the estimated wait.
 
+pub mod callbacks;
 mod engine;
+pub mod service;
 #[cfg(test)]
 mod tests;
 

@@ -21,18 +21,21 @@ impl Leg {
         if self.hung_up {
             return Reply::HungUp;
         }
-        if !target
-            .get(..4)
-            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("sip:"))
+        // The allow-list of `tok.yaml` decides, so a flow that reads digits
+        // into a destination cannot reach premium or foreign numbers.
+        let destination = match self
+            .shared
+            .transfer
+            .check(target, self.shared.flows.country_code())
         {
-            // TODO: transfer to numbers through a trunk of `tok.yaml`.
-            tracing::info!(%target, "transfer to a number needs a trunk, which is not supported yet; the flow goes on");
-            return Reply::Done;
-        }
-        // TODO: check the target against the transfer allow-list of
-        // `tok.yaml` before dialling, so a flow cannot reach any address.
+            Ok(destination) => destination,
+            Err(denied) => {
+                tracing::warn!(%target, %denied, "transfer denied; the flow goes on");
+                return Reply::Done;
+            }
+        };
         let request = DialRequest {
-            uri: target.to_string(),
+            uri: destination.uri.clone(),
             destination: None,
             caller: self.identity.clone(),
             ring_timeout: TRANSFER_RING_TIMEOUT,
