@@ -7,8 +7,8 @@
 //! Which agent took a call is read from the call's stored row, so a wrong
 //! pick fails with the agent's name.
 //!
-//! Every fixed port is in 24500-24979: test N owns the block of 24 from
-//! 24500 + 24 * N.
+//! Every fixed port is in 24500-24999: test N owns the block of 24 from
+//! 24500 + 24 * N, and the last test only the 20 ports its two SIPps need.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +19,7 @@
 
 mod queues_support;
 
+use flowd::queue::AgentState;
 use flowd::store::CallRow;
 use queues_support::{
     CALLER, Flowd, PASSWORD, PATIENCE, Ports, RtpPeer, SERVICE, agent, log_lines, loud_samples,
@@ -203,6 +204,13 @@ async fn register_and_answer() {
         ),
         "agent states: {history:?}"
     );
+    let rows = flowd.history("ana").await;
+    let wrap_up = rows.iter().rposition(|row| row.state == "wrap_up").unwrap();
+    let ready = &rows[wrap_up + 1..];
+    assert_eq!(ready.first().map(|row| row.state.as_str()), Some("ready"));
+    // The queue's `wrapup 1s`, less 100 ms for the rounding of two clocks.
+    let wrap_up_ms = ready[0].at_ms - rows[wrap_up].at_ms;
+    assert!(wrap_up_ms >= 900, "wrap-up lasted {wrap_up_ms} ms");
 
     let unregister = spawn_register(
         "register_agent.xml",
@@ -500,7 +508,9 @@ async fn ring_all_cancels_other_agents() {
     answering.finish().await.assert_success("agent ana");
     let row = flowd.next_call().await;
     assert_eq!(agent_of(&row), "ana", "{row:?}");
-    // Losing the race to answer is no missed call.
+    // Losing the race to answer is no missed call: bor is ready again, in
+    // the queue service and in the stored history.
+    flowd.wait_live_state("bor", &AgentState::Ready).await;
     flowd.wait_state("bor", "ready").await;
     let history = states(&flowd.history("bor").await);
     assert!(
@@ -808,6 +818,7 @@ async fn caller_abandon_cancels_ringing_agent() {
     let row = flowd.next_call().await;
     assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{row:?}");
     assert_eq!(row.ended_by.as_deref(), Some("caller"), "{row:?}");
+    flowd.wait_live_state("ana", &AgentState::Ready).await;
     flowd.wait_state("ana", "ready").await;
     let history = states(&flowd.history("ana").await);
     assert!(
@@ -817,10 +828,12 @@ async fn caller_abandon_cancels_ringing_agent() {
     flowd.wait_idle().await;
 }
 
-/// The config of the callback tests: the customer's SIPp is the carrier.
+/// Returns the config of the callback tests, where the customer's SIPp is
+/// the carrier. `attempts` counts calls to the customer, so one attempt
+/// must reach them however long the agents take to become ready.
 fn callback_config(ports: Ports) -> String {
     format!(
-        "agents:\n  ring_timeout: 5s\ntrunks:\n  carrier:\n    uri: \"sip:127.0.0.1:{}\"\ntransfer:\n  allow: [\"+386*\"]\n  trunk: carrier\ncallbacks:\n  trunk: carrier\n  attempts: 2\n  retry: 5s\n  ring_timeout: 10s\n",
+        "agents:\n  ring_timeout: 5s\ntrunks:\n  carrier:\n    uri: \"sip:127.0.0.1:{}\"\ntransfer:\n  allow: [\"+386*\"]\n  trunk: carrier\ncallbacks:\n  trunk: carrier\n  attempts: 1\n  retry: 5s\n  ring_timeout: 10s\n",
         ports.caller_sip(1)
     )
 }
@@ -878,6 +891,30 @@ async fn callback_completes(flowd: &mut Flowd, ports: Ports) {
         Duration::from_secs(3),
     );
     flowd.ready(&["ana"]).await;
+
+    // A callback ends `done` or `failed`; the SIPps are checked after it,
+    // so a failed callback is reported with its error at once.
+    let ended = async {
+        loop {
+            let callbacks = flowd.store.callbacks(None, 10).await.unwrap();
+            if callbacks
+                .iter()
+                .all(|callback| callback.status == "done" || callback.status == "failed")
+            {
+                return callbacks;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let callbacks = match tokio::time::timeout(PATIENCE, ended).await {
+        Ok(callbacks) => callbacks,
+        Err(_) => panic!(
+            "the callback never ended: {:?}",
+            flowd.store.callbacks(None, 10).await
+        ),
+    };
+    assert_eq!(callbacks[0].status, "done", "{callbacks:?}");
+
     let customer = customer.finish().await;
     customer.assert_success("customer");
     let phone = phone.finish().await;
@@ -890,23 +927,6 @@ async fn callback_completes(flowd: &mut Flowd, ports: Ports) {
         )),
         "the customer is not called through the trunk:\n{invite}"
     );
-
-    let done = async {
-        loop {
-            let callbacks = flowd.store.callbacks(None, 10).await.unwrap();
-            if callbacks.iter().all(|callback| callback.status == "done") {
-                return callbacks;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let callbacks = match tokio::time::timeout(PATIENCE, done).await {
-        Ok(callbacks) => callbacks,
-        Err(_) => panic!(
-            "the callback never ended done: {:?}",
-            flowd.store.callbacks(None, 10).await
-        ),
-    };
     assert_eq!(callbacks.len(), 1, "{callbacks:?}");
     assert_eq!(callbacks[0].agent.as_deref(), Some("ana"), "{callbacks:?}");
     assert!(callbacks[0].outcome.is_some(), "{callbacks:?}");
@@ -1075,29 +1095,166 @@ async fn bridged_call_recorded_in_stereo() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_wait_overflows() {
+async fn overflow_runs_else_arm() {
     let ports = ports(19);
     let files = queue_files(
-        "  strategy linear\n  max wait 3s\n  overflow hangup\n",
-        "  enqueue q\n",
+        "  strategy linear\n  max wait 3s\n  max callers 1\n",
+        "  enqueue q else {\n    tag \"overflowed\"\n    hangup\n  }\n",
     );
     let agents = [agent("ana", Some(ports.agent_sip(0)), &[])];
     let mut flowd = Flowd::start("overflow", ports, &files, RING_3S, &agents).await;
     flowd.pause("ana").await;
-    let caller = spawn_caller(
+    // The first caller waits until `max wait`; the second finds the queue
+    // full. Both scenarios end only after flowd's BYE.
+    let waiting = spawn_caller(
         "caller_await_bye.xml",
+        &flowd,
+        ports,
+        0,
+        1,
+        "+38640000001",
+        SERVICE,
+        Duration::ZERO,
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rejected = spawn_caller(
+        "caller_await_bye.xml",
+        &flowd,
+        ports,
+        1,
+        2,
+        "+38640000002",
+        SERVICE,
+        Duration::ZERO,
+    );
+    rejected
+        .finish()
+        .await
+        .assert_success("caller finding the queue full");
+    waiting
+        .finish()
+        .await
+        .assert_success("caller waiting for max wait");
+
+    let mut rows = vec![flowd.next_call().await, flowd.next_call().await];
+    rows.sort_by_key(|row| row.caller.clone());
+    for row in &rows {
+        assert_eq!(row.outcome.as_deref(), Some("overflow"), "{row:?}");
+        assert!(
+            row.tags.iter().any(|tag| tag.tag == "overflowed"),
+            "the enqueue's else arm did not run: {row:?}"
+        );
+    }
+    assert!(
+        rows[0].wait_ms >= 2900,
+        "max wait overflowed early: {:?}",
+        rows[0]
+    );
+    assert!(
+        rows[1].wait_ms < 2900,
+        "a full queue kept the caller waiting: {:?}",
+        rows[1]
+    );
+    flowd.wait_idle().await;
+}
+
+/// Answers every INVITE on `port` with 486 Busy Here until the ACK of one
+/// arrives, and returns the request methods received.
+async fn busy_phone(port: u16) -> tokio::task::JoinHandle<Vec<String>> {
+    let socket = tokio::net::UdpSocket::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let mut methods = Vec::new();
+        let mut buffer = vec![0u8; 8192];
+        loop {
+            let (length, from) = tokio::time::timeout(PATIENCE, socket.recv_from(&mut buffer))
+                .await
+                .expect("no request reached the busy phone")
+                .unwrap();
+            let request = String::from_utf8_lossy(&buffer[..length]).into_owned();
+            let method = request.split(' ').next().unwrap_or_default().to_string();
+            methods.push(method.clone());
+            if method == "ACK" {
+                return methods;
+            }
+            if method != "INVITE" {
+                continue;
+            }
+            let mut response = String::from("SIP/2.0 486 Busy Here\r\n");
+            for name in ["Via", "From", "Call-ID", "CSeq"] {
+                response.push_str(&format!("{name}: {}\r\n", header(&request, name)));
+            }
+            response.push_str(&format!("To: {};tag=busy1\r\n", header(&request, "To")));
+            response.push_str("Content-Length: 0\r\n\r\n");
+            socket.send_to(response.as_bytes(), from).await.unwrap();
+        }
+    })
+}
+
+/// Returns the value of the first header `name` of a SIP message.
+fn header<'a>(message: &'a str, name: &str) -> &'a str {
+    let prefix = format!("{}:", name.to_ascii_lowercase());
+    message
+        .lines()
+        .find(|line| line.to_ascii_lowercase().starts_with(&prefix))
+        .map(|line| line[prefix.len()..].trim())
+        .unwrap_or_else(|| panic!("no {name} in:\n{message}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_agent_tries_next() {
+    // The last block, 24980-24999, has room for two SIPps: media slots 0
+    // and 1.
+    let ports = ports(20);
+    let mut flowd = strategy_flowd(
+        "busy",
+        ports,
+        &strategy_files("linear"),
+        &["ana", "bor"],
+        &[],
+    )
+    .await;
+    let busy = busy_phone(ports.agent_sip(0)).await;
+    let phone = spawn_agent(
+        "agent_answer.xml",
+        ports,
+        ports.agent_sip(1),
+        0,
+        1,
+        Duration::ZERO,
+    );
+    flowd.ready(&["ana", "bor"]).await;
+    let caller = spawn_caller(
+        "caller_bye.xml",
         &flowd,
         ports,
         0,
         1,
         CALLER,
         SERVICE,
-        Duration::ZERO,
+        Duration::from_secs(3),
     );
-    // The caller's scenario ends only after flowd's BYE.
+    let methods = tokio::time::timeout(PATIENCE, busy)
+        .await
+        .expect("the busy phone never got its ACK")
+        .unwrap();
+    assert_eq!(
+        methods.first().map(String::as_str),
+        Some("INVITE"),
+        "{methods:?}"
+    );
     caller.finish().await.assert_success("caller");
+    phone.finish().await.assert_success("agent bor");
     let row = flowd.next_call().await;
-    assert_eq!(row.outcome.as_deref(), Some("overflow"), "{row:?}");
-    assert!(row.wait_ms >= 2900, "{row:?}");
+    assert_eq!(agent_of(&row), "bor", "{row:?}");
+    // A busy phone is no missed call: ana stays ready.
+    flowd.wait_live_state("ana", &AgentState::Ready).await;
+    flowd.wait_state("ana", "ready").await;
+    let history = states(&flowd.history("ana").await);
+    assert!(
+        !history.iter().any(|state| state.starts_with("paused")),
+        "ana was paused for a busy phone: {history:?}"
+    );
     flowd.wait_idle().await;
 }

@@ -2,7 +2,7 @@
 //! agents and the flows of one test, and SIPp agents, callers, registering
 //! phones and customers. It also has RTP peers and a copy of flowd's log.
 //!
-//! Every fixed port is in 24500-24979: each test owns a block of 24 from
+//! Every fixed port is in 24500-24999: each test owns a block of 24 from
 //! its `base`, laid out by [`Ports`].
 
 #![allow(
@@ -281,9 +281,34 @@ impl Flowd {
         match tokio::time::timeout(PATIENCE, found).await {
             Ok(row) => row,
             Err(_) => panic!(
-                "agent `{agent}` never reached `{state}`; history: {:?}",
-                states(&self.history(agent).await)
+                "agent `{agent}` never reached `{state}` in the store; history: {:?}; live state in the queue service: {:?}",
+                states(&self.history(agent).await),
+                self.live_state(agent).await
             ),
+        }
+    }
+
+    /// Returns an agent's state as the queue service has it now.
+    pub async fn live_state(&self, agent: &str) -> Option<AgentState> {
+        let live = self.server.queues()?.live().await?;
+        live.agents
+            .into_iter()
+            .find(|live| live.id == agent)
+            .map(|live| live.state)
+    }
+
+    /// Waits until the queue service has `agent` in `state`.
+    pub async fn wait_live_state(&self, agent: &str, state: &AgentState) {
+        let reached = async {
+            while self.live_state(agent).await.as_ref() != Some(state) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        if tokio::time::timeout(PATIENCE, reached).await.is_err() {
+            panic!(
+                "agent `{agent}` never reached {state:?} in the queue service: {:?}",
+                self.live_state(agent).await
+            );
         }
     }
 
