@@ -212,6 +212,22 @@ async fn register_and_answer() {
     let wrap_up_ms = ready[0].at_ms - rows[wrap_up].at_ms;
     assert!(wrap_up_ms >= 900, "wrap-up lasted {wrap_up_ms} ms");
 
+    // Feature codes from the phone: `*51` pauses, `*52` makes ready.
+    for (code, state, live) in [
+        ("*51", "paused", AgentState::Paused(String::new())),
+        ("*52", "ready", AgentState::Ready),
+    ] {
+        let dial = spawn_feature_code(&flowd, ports, code);
+        dial.finish().await.assert_success(code);
+        let row = flowd.wait_state("ana", state).await;
+        let now = flowd.live_state("ana").await;
+        assert_eq!(
+            std::mem::discriminant(&now.clone().unwrap()),
+            std::mem::discriminant(&live),
+            "after {code}: {now:?}, stored {row:?}"
+        );
+    }
+
     let unregister = spawn_register(
         "register_agent.xml",
         &flowd,
@@ -229,6 +245,31 @@ async fn register_and_answer() {
         .assert_success("unregistering phone");
     flowd.wait_state("ana", "logged_out").await;
     assert_eq!(flowd.server.stats().panics(), 0);
+}
+
+/// Dials feature code `code` as agent ana from caller port 1.
+fn spawn_feature_code(flowd: &Flowd, ports: Ports, code: &str) -> queues_support::Sipp {
+    queues_support::Sipp::spawn(queues_support::SippSpec {
+        scenario: "register_agent_feature_code.xml",
+        port: ports.caller_sip(1),
+        media: ports.media(2),
+        keys: vec![("user", String::from("ana"))],
+        pause: Duration::ZERO,
+        calls: 1,
+        remote: Some(flowd.udp),
+        service: Some(code),
+        extra: vec![
+            String::from("-au"),
+            String::from("ana"),
+            String::from("-ap"),
+            PASSWORD.to_string(),
+            // SIPp's digest uri is otherwise `sip:` and the remote host
+            // and port, which flowd rejects because it must be the
+            // Request-URI. SIPp adds the `sip:` itself.
+            String::from("-auth_uri"),
+            format!("{code}@{}", flowd.udp),
+        ],
+    })
 }
 
 /// Returns the status of the last response in a SIPp trace.

@@ -520,11 +520,13 @@ impl Sipp {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return self.collect(status.success());
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "SIPp did not end:\n{}",
-                self.collect(false).output
-            );
+            if tokio::time::Instant::now() >= deadline {
+                let run = self.collect(false);
+                panic!(
+                    "SIPp did not end:\n{}\nmessages:\n{}",
+                    run.output, run.messages
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
