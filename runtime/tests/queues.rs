@@ -3,7 +3,7 @@
 //!
 //! Agents are inserted in the store before flowd starts, logged out. Most
 //! have a fixed URI on their own SIPp UAS and are made ready through the
-//! queue service; one test registers a phone with digest authentication.
+//! queue service. One test registers a phone with digest authentication.
 //! Which agent took a call is read from the call's stored row, so a wrong
 //! pick fails with the agent's name.
 //!
@@ -60,8 +60,8 @@ fn strategy_files(strategy: &str) -> Vec<(&'static str, String)> {
     )
 }
 
-/// Places one call from `number` that talks for 2 s once answered, and
-/// returns its row once the agent who took it is ready again.
+/// Places one call from `number` that hangs up 3 s after flowd answers,
+/// and returns its row once the agent who took it is ready again.
 async fn one_call(flowd: &mut Flowd, ports: Ports, slot: u16, number: &str) -> CallRow {
     let caller = spawn_caller(
         "caller_bye.xml",
@@ -533,6 +533,7 @@ async fn ring_all_cancels_other_agents() {
         Duration::ZERO,
     );
     flowd.ready(&["ana", "bor"]).await;
+
     let caller = spawn_caller(
         "caller_bye.xml",
         &flowd,
@@ -549,6 +550,7 @@ async fn ring_all_cancels_other_agents() {
     answering.finish().await.assert_success("agent ana");
     let row = flowd.next_call().await;
     assert_eq!(agent_of(&row), "ana", "{row:?}");
+
     // Losing the race to answer is no missed call: bor is ready again, in
     // the queue service and in the stored history.
     flowd.wait_live_state("bor", &AgentState::Ready).await;
@@ -729,6 +731,7 @@ async fn vip_overtakes_earlier_callers() {
         ));
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+
     flowd.ready(&["ana"]).await;
     let mut order = Vec::new();
     for _ in 0..3 {
@@ -856,6 +859,7 @@ async fn caller_abandon_cancels_ringing_agent() {
         .await
         .expect("no CANCEL reached the agent within 20 s of the caller's BYE")
         .assert_success("agent");
+
     let row = flowd.next_call().await;
     assert_eq!(row.outcome.as_deref(), Some("abandoned"), "{row:?}");
     assert_eq!(row.ended_by.as_deref(), Some("caller"), "{row:?}");
@@ -1068,7 +1072,7 @@ async fn position_and_wait_announced() {
         "{}",
         announcements[0]
     );
-    // 10 s later the position has not changed, so only the wait is said.
+    // 10 s later the position has not changed, so only the wait is announced.
     assert!(
         !announcements[1].contains("queue-next"),
         "the unchanged position was announced again: {}",
