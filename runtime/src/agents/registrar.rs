@@ -20,6 +20,9 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// be read.
 const CREDENTIALS_RETRY_AFTER: &str = "5";
 
+/// The most contacts one agent may have registered at once.
+pub const MAX_CONTACTS: usize = 10;
+
 /// The registrar's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegistrarConfig {
@@ -502,6 +505,34 @@ impl Inner {
         });
         if reordered {
             return Err(out_of_order(request, to_tag));
+        }
+        // Every binding is a phone rung for each offer, so one password
+        // must not bind an unbounded list of addresses.
+        let added = requested
+            .iter()
+            .filter(|wanted| wanted.expires != 0)
+            .filter(|wanted| {
+                !list
+                    .iter()
+                    .any(|stored| same_uri(&stored.binding.contact_uri, &wanted.uri))
+            })
+            .count();
+        let removed = requested
+            .iter()
+            .filter(|wanted| wanted.expires == 0)
+            .filter(|wanted| {
+                list.iter()
+                    .any(|stored| same_uri(&stored.binding.contact_uri, &wanted.uri))
+            })
+            .count();
+        if list.len() + added - removed.min(list.len() + added) > MAX_CONTACTS {
+            tracing::warn!(%agent_id, peer = %source.remote, contacts = list.len() + added, "REGISTER rejected: too many contacts");
+            let mut response = request.response(403, Some(to_tag));
+            response.headers.push(
+                "Warning",
+                format!("399 flowd \"at most {MAX_CONTACTS} contacts per agent; remove old ones with Expires: 0\""),
+            );
+            return Err(response);
         }
         let mut events = Vec::new();
         for wanted in requested {

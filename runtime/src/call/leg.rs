@@ -176,6 +176,8 @@ pub struct OutboundLeg {
     ring_deadline: Instant,
     requests: mpsc::UnboundedReceiver<Box<Incoming>>,
     span: tracing::Span,
+    /// True once the INVITE transaction has ended and reports nothing more.
+    invite_done: bool,
 }
 
 /// Returns the host of flowd's From, P-Asserted-Identity and Contact: the
@@ -371,6 +373,7 @@ impl OutboundLeg {
             ring_deadline: Instant::now() + request.ring_timeout,
             requests,
             span,
+            invite_done: false,
         })
     }
 
@@ -441,8 +444,9 @@ impl OutboundLeg {
                     std::future::pending::<()>().await;
                 }
             };
+            let invite_open = !self.invite_done;
             tokio::select! {
-                event = self.invite.next_event() => {
+                event = self.invite.next_event(), if invite_open => {
                     if let Some(event) = self.invite_event(event).await {
                         return event;
                     }
@@ -475,7 +479,18 @@ impl OutboundLeg {
     /// Handles a response or failure of the INVITE; returns the event to
     /// report, if any.
     async fn invite_event(&mut self, event: Option<InviteEvent>) -> Option<LegEvent> {
+        // Once answered, the INVITE transaction only absorbs copies of the
+        // 2xx until it ends after 64*T1; its end is not the call's.
+        if self.state == LegState::Answered
+            && !matches!(&event, Some(InviteEvent::Final(response)) if response.status < 300)
+        {
+            if event.is_none() {
+                self.invite_done = true;
+            }
+            return None;
+        }
         let Some(event) = event else {
+            self.invite_done = true;
             self.state = LegState::Ended;
             return Some(LegEvent::Failed(String::from(
                 "the INVITE transaction ended",
@@ -630,24 +645,18 @@ impl OutboundLeg {
         }
         self.invite.cancel();
         tracing::info!("leg cancelled");
-        loop {
-            match self.invite.next_event().await {
-                Some(InviteEvent::Provisional(_)) => {}
-                Some(InviteEvent::Final(response)) if response.status < 300 => {
-                    tracing::info!("a 2xx crossed the CANCEL; sending ACK and BYE");
-                    self.answered(response);
-                    if self.state == LegState::Answered {
-                        self.send_bye().await;
-                    }
-                    break;
-                }
-                Some(InviteEvent::Final(response)) => {
-                    tracing::info!(status = response.status, "the cancelled INVITE ended");
-                    break;
-                }
-                Some(InviteEvent::Timeout | InviteEvent::Failed(_)) | None => break,
-            }
-        }
+        // The INVITE's final response is awaited in the background, so a
+        // phone slow to answer the CANCEL never delays the next agent or
+        // the caller's bridge.
+        let invite = std::mem::replace(&mut self.invite, ClientInvite::detached());
+        self.invite_done = true;
+        let finish = finish_cancelled(
+            invite,
+            self.invite_request.clone(),
+            self.destination,
+            self.endpoint.clone(),
+        );
+        tokio::spawn(finish.instrument(self.span.clone()));
         self.state = LegState::Ended;
     }
 
@@ -687,6 +696,58 @@ impl OutboundLeg {
             }
         }
         .instrument(span)
+    }
+}
+
+/// Waits for the final response of a cancelled INVITE: 487 ends it (the
+/// transaction ACKs it), and a 2xx that crossed the CANCEL is ACKed, each
+/// copy again, and ended with BYE.
+async fn finish_cancelled(
+    mut invite: ClientInvite,
+    request: Request,
+    destination: Source,
+    endpoint: Endpoint,
+) {
+    let invite_seq = request.cseq_number().unwrap_or(1);
+    let mut dialog: Option<Dialog> = None;
+    while let Some(event) = invite.next_event().await {
+        match event {
+            InviteEvent::Provisional(_) => {}
+            InviteEvent::Final(response) if response.status < 300 => {
+                if let Some(dialog) = &dialog {
+                    invite.ack(uac::ack_for_answer(dialog, invite_seq));
+                    continue;
+                }
+                let Some(mut answered) = uac::dialog_from_answer(&request, &response, destination)
+                else {
+                    tracing::warn!(
+                        "a 2xx crossed the CANCEL without To tag or Contact; it cannot be ended"
+                    );
+                    continue;
+                };
+                tracing::info!("a 2xx crossed the CANCEL; sending ACK and BYE");
+                invite.ack(uac::ack_for_answer(&answered, invite_seq));
+                let bye = answered.request("BYE");
+                dialog = Some(answered);
+                let endpoint = endpoint.clone();
+                tokio::spawn(
+                    async move {
+                        match endpoint.send_request(bye, destination).await {
+                            Ok(response) => tracing::info!(status = response.status, "BYE after the crossed 2xx answered"),
+                            Err(error) => tracing::info!(%error, "BYE after the crossed 2xx got no final response"),
+                        }
+                    }
+                    .in_current_span(),
+                );
+            }
+            InviteEvent::Final(response) => {
+                tracing::info!(status = response.status, "the cancelled INVITE ended");
+            }
+            InviteEvent::Timeout | InviteEvent::Failed(_) => {
+                tracing::info!("the cancelled INVITE got no final response");
+                break;
+            }
+        }
     }
 }
 

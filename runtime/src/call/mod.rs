@@ -472,6 +472,9 @@ impl Server {
             Some(center) => Some(center.run_presence(registrar).await),
             None => None,
         };
+        if let Some(queues) = &queues {
+            queues.declare(flows.queues().into_values().collect());
+        }
         let callbacks = match (&queues, &store) {
             (Some(queues), Some(store)) => {
                 let context = leg::LegContext {

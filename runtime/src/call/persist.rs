@@ -36,6 +36,18 @@ pub enum JournalEntry {
         /// The path up to and including the lookup.
         path: Vec<PathStep>,
     },
+    /// An agent of a queue answered the call, so a crash during the talk
+    /// leaves the queue, the wait and the agent on the record.
+    Bridged {
+        /// SIP Call-ID of the caller's leg.
+        call_id: String,
+        /// The queue.
+        queue: String,
+        /// The agent who answered.
+        agent: String,
+        /// Milliseconds the caller waited.
+        wait_ms: i64,
+    },
     /// A call ended, with everything to write in one transaction.
     Finished(Box<FinishedCall>),
 }
@@ -47,6 +59,7 @@ impl JournalEntry {
             JournalEntry::Started(start) => &start.call_id,
             JournalEntry::Recording { call_id, .. } => call_id,
             JournalEntry::Contact { call_id, .. } => call_id,
+            JournalEntry::Bridged { call_id, .. } => call_id,
             JournalEntry::Finished(finished) => &finished.call_id,
         }
     }
@@ -120,6 +133,12 @@ async fn write_entry(store: &Store, entry: &JournalEntry) -> Result<(), StoreErr
             contact_id,
             path,
         } => store.call_contact(call_id, *contact_id, path).await,
+        JournalEntry::Bridged {
+            call_id,
+            queue,
+            agent,
+            wait_ms,
+        } => store.call_bridged(call_id, queue, agent, *wait_ms).await,
         JournalEntry::Finished(finished) => store.call_finished(finished).await,
     }
 }

@@ -168,6 +168,7 @@ enum Command {
         reply: Option<oneshot::Sender<Result<AgentState, StateError>>>,
     },
     LogIn(String),
+    Declare(Vec<flowc::bytecode::Queue>),
     UpsertAgent(AgentSpec),
     RemoveAgent(String),
     Live(oneshot::Sender<LiveState>),
@@ -321,6 +322,17 @@ impl QueueService {
             state,
             reply: None,
         });
+    }
+
+    /// Sets the queues the loaded flows declare, so their live state is
+    /// served before the first caller enters them.
+    pub fn declare(&self, queues: Vec<flowc::bytecode::Queue>) {
+        self.send(Command::Declare(queues));
+    }
+
+    /// Returns true when the agent has a registered phone or a fixed URI.
+    pub fn reachable(&self, agent: &str) -> bool {
+        !self.locator.locate(agent).is_empty()
     }
 
     /// Makes a logged-out agent ready; an agent already logged in keeps
@@ -486,12 +498,7 @@ impl Actor {
                 offers,
                 reply,
             } => {
-                // Re-setting a queue re-attaches its agents, so it is done
-                // only when a flow's declaration differs from the last one.
-                if self.declared.get(&queue.name) != Some(&*queue) {
-                    self.engine.set_queue(&queue);
-                    self.declared.insert(queue.name.clone(), (*queue).clone());
-                }
+                self.declare(&queue);
                 let id = caller.id;
                 let result = self.engine.enqueue(&queue.name, caller, now);
                 if result.is_ok() {
@@ -548,6 +555,11 @@ impl Actor {
                 }
                 if let Some(reply) = reply {
                     let _ = reply.send(result);
+                }
+            }
+            Command::Declare(queues) => {
+                for queue in &queues {
+                    self.declare(queue);
                 }
             }
             Command::LogIn(agent) => {
@@ -612,6 +624,16 @@ impl Actor {
             }
             self.engine
                 .remove_caller(offer.caller, now, Leave::Abandoned);
+        }
+    }
+
+    /// Sets a queue's declaration. Re-setting a queue re-attaches its
+    /// agents, so it is done only when the declaration differs from the
+    /// last one.
+    fn declare(&mut self, queue: &flowc::bytecode::Queue) {
+        if self.declared.get(&queue.name) != Some(queue) {
+            self.engine.set_queue(queue);
+            self.declared.insert(queue.name.clone(), queue.clone());
         }
     }
 

@@ -95,6 +95,18 @@ pub struct ClientInvite {
 }
 
 impl ClientInvite {
+    /// Returns a handle tied to no transaction: it reports no events and
+    /// its commands go nowhere. It takes the place of a handle moved out.
+    pub(crate) fn detached() -> ClientInvite {
+        let (commands, _) = mpsc::unbounded_channel();
+        let (_, events) = mpsc::unbounded_channel();
+        ClientInvite {
+            branch: String::new(),
+            commands,
+            events,
+        }
+    }
+
     /// Waits for the next response or failure; `None` once the endpoint
     /// has stopped or the transaction has ended and nothing is left.
     pub async fn next_event(&mut self) -> Option<InviteEvent> {

@@ -64,6 +64,29 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the queue, agent and wait of a call that is still `active`
+    /// once an agent answered. An ended call keeps its final record, so a
+    /// replay is harmless.
+    pub async fn call_bridged(
+        &self,
+        call_id: &str,
+        queue: &str,
+        agent: &str,
+        wait_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE calls SET queue = $2, agent = $3, wait_ms = $4 \
+             WHERE call_id = $1 AND status = 'active'",
+        )
+        .bind(call_id.to_string())
+        .bind(queue.to_string())
+        .bind(agent.to_string())
+        .bind(wait_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Links the recording `recording` (a path relative to the recordings
     /// folder) to a call that is still `active`, so a crash leaves the
     /// call's WAV named in its record. An ended call keeps its final record

@@ -295,3 +295,24 @@ async fn expired_binding_sends_expired() {
         })
     );
 }
+
+#[tokio::test]
+async fn register_limits_contacts_per_agent() {
+    let (registrar, _events) = registrar();
+    let from = source([192, 0, 2, 11]);
+    let contacts: Vec<String> = (0..=MAX_CONTACTS)
+        .map(|port| format!("<sip:ana@10.0.0.5:{}>", 6000 + port))
+        .collect();
+    let too_many = format!("Contact: {}\r\nExpires: 120\r\n", contacts.join(", "));
+    let response = register_with(&registrar, from, "ana", "secret", 1, &too_many).await;
+    assert_eq!(response.status, 403);
+    assert!(registrar.lookup("agent-ana").is_empty());
+
+    let allowed = format!(
+        "Contact: {}\r\nExpires: 120\r\n",
+        contacts[..MAX_CONTACTS].join(", ")
+    );
+    let response = register_with(&registrar, from, "ana", "secret", 10, &allowed).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(registrar.lookup("agent-ana").len(), MAX_CONTACTS);
+}

@@ -101,9 +101,13 @@ impl Leg {
                 Wake::Key(key) if key.as_char() == '#' => break,
                 Wake::Key(key) => {
                     let c = key.as_char();
-                    if c.is_ascii_digit() {
-                        digits.push(c);
+                    if !c.is_ascii_digit() {
+                        // `*` and `#` start carrier service codes, so a
+                        // number with them is never called back.
+                        tracing::info!(key = %c, "callback number with a non-digit key rejected");
+                        return None;
                     }
+                    digits.push(c);
                     deadline = Instant::now() + KEY_TIMEOUT;
                 }
                 Wake::PlaybackEnded(_) => {}

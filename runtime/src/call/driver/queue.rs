@@ -120,6 +120,20 @@ impl Leg {
         }
     }
 
+    /// Writes the queue, agent and wait to the call's row, so a crash
+    /// during the talk keeps them on the interrupted record.
+    async fn journal_bridged(&self, queue: &str, agent: &str, wait_ms: u64) {
+        if let Some(journal) = &self.shared.journal {
+            let entry = crate::call::persist::JournalEntry::Bridged {
+                call_id: self.log.call_id.clone(),
+                queue: queue.to_string(),
+                agent: agent.to_string(),
+                wait_ms: i64::try_from(wait_ms).unwrap_or(i64::MAX),
+            };
+            let _ = journal.enqueue(entry).await;
+        }
+    }
+
     /// Returns the contact's last agent when the queue is sticky.
     async fn sticky_agent(&self, queue: &Queue) -> Option<String> {
         queue.sticky_ms?;
@@ -209,6 +223,7 @@ impl Leg {
                         waiting.answered();
                         let agent = winner.agent.clone();
                         let wait_ms = entered.elapsed().as_millis() as u64;
+                        self.journal_bridged(&queue.name, &agent, wait_ms).await;
                         let talk_ms = self.talk(queue, winner).await;
                         if let Some(service) = &self.shared.queues {
                             service.call_ended(&agent, talk_ms);

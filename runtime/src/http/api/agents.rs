@@ -248,6 +248,14 @@ async fn set_agent_state(
     if api.store.agent(&id).await?.is_none() {
         return Err(agent_not_found(&id));
     }
+    if state == AgentState::Ready && !queues.reachable(&id) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "agent `{id}` has no registered phone and no fixed `uri`, so no call could reach them; register the phone or set `uri` first"
+            ),
+        ));
+    }
     let previous = queues
         .set_agent_state(&id, state.clone())
         .await
