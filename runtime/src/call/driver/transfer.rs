@@ -15,12 +15,15 @@ const TRANSFER_RING_TIMEOUT: Duration = Duration::from_secs(30);
 impl Leg {
     /// Dials `target` and bridges the caller to it. The caller hanging up
     /// while it rings cancels the leg; after the answer, either side
-    /// hanging up ends the other. A target that rejects, fails or does not
-    /// answer leaves the caller in the flow, which goes on.
+    /// hanging up ends the other. `transfer` ends `on call`, so when the
+    /// target rejects, fails or does not answer, `after call` runs and
+    /// flowd hangs up.
     pub(super) async fn transfer(&mut self, target: &str) -> Reply {
         if self.hung_up {
             return Reply::HungUp;
         }
+        // TODO: a denied or failed transfer still ends `on call` with the
+        // outcome `transferred`; the VM has no reply for a failed ending.
         // The allow-list of `tok.yaml` decides, so a flow that reads digits
         // into a destination cannot reach premium or foreign numbers.
         let destination = match self
@@ -30,7 +33,7 @@ impl Leg {
         {
             Ok(destination) => destination,
             Err(denied) => {
-                tracing::warn!(%target, %denied, "transfer denied; the flow goes on");
+                tracing::warn!(%target, %denied, "transfer denied; the call ends");
                 return Reply::Done;
             }
         };
@@ -48,7 +51,7 @@ impl Leg {
         let mut leg = match OutboundLeg::dial(&context, request).await {
             Ok(leg) => leg,
             Err(error) => {
-                tracing::warn!(%target, %error, "transfer failed; the flow goes on");
+                tracing::warn!(%target, %error, "transfer failed; the call ends");
                 return Reply::Done;
             }
         };
@@ -60,7 +63,7 @@ impl Leg {
                     LegEvent::Ringing => {}
                     LegEvent::Answered => break,
                     other => {
-                        tracing::info!(%target, event = ?other, "transfer target did not answer; the flow goes on");
+                        tracing::info!(%target, event = ?other, "transfer target did not answer; the call ends");
                         return Reply::Done;
                     }
                 },
