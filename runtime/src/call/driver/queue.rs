@@ -16,6 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long the callback offer waits while an agent rings or an
+/// announcement plays.
+const CALLBACK_RETRY: Duration = Duration::from_secs(5);
+
 /// An agent being rung for this caller.
 struct Ringing {
     agent: String,
@@ -292,10 +296,14 @@ impl Leg {
                         return QueueResult::Ended(QueueEnd::MaxWait);
                     }
                     if callback_due.is_some_and(|at| at <= now) {
-                        callback_due = None;
-                        if ringing.is_empty() {
+                        if ringing.is_empty() && announcing.is_none() {
+                            callback_due = None;
                             callback_offered = true;
                             announcing = self.play_named(&["callback-offer"], language);
+                        } else {
+                            // An agent rings or an announcement plays: the
+                            // offer follows a little later.
+                            callback_due = Some(now + CALLBACK_RETRY);
                         }
                         continue;
                     }
