@@ -296,31 +296,12 @@ fn import_contacts(config: &RuntimeConfig, config_path: Option<&Path>, file: &Pa
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("flowd: error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let store = open_store(config).await?;
-        let report = import::import_contacts(&store, &schema, file)
+    run_import(config, |store| async move {
+        import::import_contacts(&store, &schema, file)
             .await
-            .map_err(|error| error.to_string());
-        store.close().await;
-        report
-    });
-    match result {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("flowd: error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+            .map(|report| report.to_string())
+            .map_err(|error| error.to_string())
+    })
 }
 
 /// Runs `flowd import agents FILE` and prints its report.
@@ -332,6 +313,22 @@ fn import_agents(config: &RuntimeConfig, config_path: Option<&Path>, file: &Path
             return ExitCode::from(2);
         }
     };
+    run_import(config, |store| async move {
+        flowd::agents::import::import_agents(&store, &schema, file)
+            .await
+            .map(|report| report.to_string())
+            .map_err(|error| error.to_string())
+    })
+}
+
+/// Opens the database, runs `import` on it and prints the report it
+/// returns. Rejected rows alone exit 0; a file or database that cannot be
+/// used exits 1.
+fn run_import<F, Fut>(config: &RuntimeConfig, import: F) -> ExitCode
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = Result<String, String>>,
+{
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -341,9 +338,7 @@ fn import_agents(config: &RuntimeConfig, config_path: Option<&Path>, file: &Path
     };
     let result = runtime.block_on(async {
         let store = open_store(config).await?;
-        let report = flowd::agents::import::import_agents(&store, &schema, file)
-            .await
-            .map_err(|error| error.to_string());
+        let report = import(store.clone()).await;
         store.close().await;
         report
     });

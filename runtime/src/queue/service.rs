@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-/// Where to ring one agent.
+/// The address and route of one agent's phone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentTarget {
     /// The agent's id.
